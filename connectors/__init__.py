@@ -1,0 +1,1 @@
+"""The edges: terminal chat, CLI, LINE, Slack, admin; the composition root."""

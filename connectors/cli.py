@@ -1,0 +1,203 @@
+"""The `tomo` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from bot.chat_model import LlmConfigError
+from connectors.runtime import open_runtime
+from connectors.settings import Settings
+from connectors.terminal import interactive_chat, json_chat
+from memory.embedding import shared_encoder
+from persona.presets import DEMO_BRAND, build_persona, choose_preset
+from persona.repository import NoPersonaError, PersonaRepository, persona_to_yaml
+from persona.schema import Persona
+
+DEMO_RELATIONSHIP = "親友"
+
+# Locals are never shown in tracebacks: they may hold secrets.
+app = typer.Typer(
+    help="tomo (友): a relationship-first conversation agent.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+persona_app = typer.Typer(help="The company's persona.", no_args_is_help=True)
+app.add_typer(persona_app, name="persona")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        err.print(f"設定が正しくありません (environment): {problems}")
+        raise typer.Exit(2) from error
+
+
+def _similarity(text: str, candidates: Sequence[str]) -> list[float]:
+    vectors = shared_encoder().encode([text, *candidates])
+    return [float(score) for score in vectors[1:] @ vectors[0]]
+
+
+def _init_persona(
+    repository: PersonaRepository, relationship: str, brand: str, console: Console
+) -> Persona:
+    choice = choose_preset(relationship, _similarity)
+    if not choice.exact:
+        console.print(
+            f"「{relationship}」のプリセットはないため、いちばん近い「{choice.word}」から始めます。"
+        )
+    persona = build_persona(choice.key, brand)
+    repository.save_draft(persona)
+    version = repository.publish()
+    console.print(
+        f"ペルソナ「{persona.relationship.word}」({persona.brand}) を作成し、"
+        f"バージョン {version} として公開しました。"
+    )
+    return persona
+
+
+@app.command()
+def chat(
+    customer: Annotated[
+        str | None, typer.Option(help="Your customer name (also your customer ID)")
+    ] = None,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="One message per stdin line, one JSON object per line")
+    ] = False,
+) -> None:
+    """Talk to tomo in the terminal as a customer (same pipeline as LINE)."""
+    settings = _settings()
+    repository = PersonaRepository(settings.persona_dir)
+    if repository.published_version() is None:
+        # First run: start with the demo persona so the chat works out of the box.
+        _init_persona(repository, DEMO_RELATIONSHIP, DEMO_BRAND, err)
+    customer_id = customer or "guest"
+
+    async def run() -> None:
+        async with open_runtime(settings) as runtime:
+            if json_lines:
+                await json_chat(runtime.conversation, customer_id, customer)
+            else:
+                persona = runtime.personas.published()
+                out.print(f"[bold]{persona.brand}[/] — 「{persona.relationship.word}」のような関係")
+                await interactive_chat(
+                    runtime.conversation, customer_id, customer, persona.brand, out
+                )
+
+    try:
+        asyncio.run(run())
+    except LlmConfigError as error:
+        err.print(str(error))
+        raise typer.Exit(2) from error
+
+
+@persona_app.command("init")
+def persona_init(
+    relationship: Annotated[str, typer.Option(help="The relationship word, e.g. 親友")],
+    brand: Annotated[
+        str, typer.Option(help="A brand YAML file (name, commitments, faq); default: demo")
+    ] = DEMO_BRAND,
+    force: Annotated[bool, typer.Option(help="Replace an existing persona")] = False,
+) -> None:
+    """Create the company's persona from a relationship definition."""
+    repository = PersonaRepository(_settings().persona_dir)
+    if repository.published_version() is not None and not force:
+        err.print("ペルソナはすでにあります。作り直すには --force を付けてください。")
+        raise typer.Exit(1)
+    try:
+        _init_persona(repository, relationship, brand, out)
+    except (KeyError, ValueError, OSError) as error:
+        err.print(f"ペルソナを作れませんでした: {error}")
+        raise typer.Exit(1) from error
+
+
+@persona_app.command("show")
+def persona_show(
+    as_yaml: Annotated[bool, typer.Option("--yaml", help="Print the full YAML")] = False,
+) -> None:
+    """Print the published persona."""
+    repository = PersonaRepository(_settings().persona_dir)
+    try:
+        persona = repository.published()
+    except NoPersonaError as error:
+        err.print(str(error))
+        raise typer.Exit(1) from error
+    if as_yaml:
+        sys.stdout.write(persona_to_yaml(persona))
+        return
+    voice = persona.voice
+    table = Table(title=f"{persona.brand} — v{repository.published_version()}", show_header=False)
+    table.add_row("関係", persona.relationship.statement)
+    table.add_row("意味", persona.relationship.meaning)
+    table.add_row("話し方", voice.politeness.value)
+    table.add_row("一人称", voice.first_person)
+    table.add_row("呼びかけ", f"{voice.address} / {voice.address_unknown}")
+    table.add_row("絵文字", f"{voice.emoji.value} {' '.join(voice.emoji_set)}")
+    table.add_row("語尾", "、".join(voice.sentence_endings))
+    table.add_row("使う言葉", "、".join(voice.use_phrases))
+    table.add_row("使わない言葉", "、".join(voice.never_phrases))
+    table.add_row("こだわり", "\n".join(f"{c.title}: {c.body}" for c in persona.commitments))
+    table.add_row("守ること", "\n".join(persona.boundaries))
+    table.add_row("例", "\n".join(f"「{e.customer}」→「{e.tomo}」" for e in persona.examples))
+    table.add_row("FAQ", f"{len(persona.faq)} 件")
+    out.print(table)
+
+
+@persona_app.command("history")
+def persona_history() -> None:
+    """List the published versions."""
+    repository = PersonaRepository(_settings().persona_dir)
+    current = repository.published_version()
+    for version in repository.versions():
+        marker = "*" if version == current else " "
+        out.print(f"{marker} {version}  {repository.version(version).relationship.word}")
+
+
+@persona_app.command("publish")
+def persona_publish() -> None:
+    """Publish the draft as a new version."""
+    repository = PersonaRepository(_settings().persona_dir)
+    try:
+        version = repository.publish()
+    except NoPersonaError as error:
+        err.print(str(error))
+        raise typer.Exit(1) from error
+    out.print(f"バージョン {version} を公開しました。")
+
+
+@persona_app.command("rollback")
+def persona_rollback(version: int) -> None:
+    """Make an earlier version the published one again."""
+    repository = PersonaRepository(_settings().persona_dir)
+    try:
+        repository.rollback(version)
+    except KeyError as error:
+        err.print(f"バージョン {version} はありません。")
+        raise typer.Exit(1) from error
+    out.print(f"バージョン {version} に戻しました。")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,117 @@
+"""The relational records of a customer: who they are and what was said.
+
+Times are stored as timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC, SQLite included."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Role(StrEnum):
+    """Who wrote a message."""
+
+    CUSTOMER = "customer"
+    TOMO = "tomo"
+    STAFF = "staff"
+
+
+class MemoryKind(StrEnum):
+    EPISODIC = "episodic"  # what the customer said
+    FACT = "fact"  # a fact about them (preference, family, pet, …)
+    STAFF_NOTE = "staff_note"
+    EVENT = "event"  # a date that matters to them
+
+
+class Author(StrEnum):
+    CUSTOMER = "customer"
+    EXTRACTED = "extracted"
+    STAFF = "staff"
+
+
+class Customer(SQLModel, table=True):
+    """A customer, keyed by the channel's own id (LINE userId, chat name)."""
+
+    id: str = Field(primary_key=True, max_length=128)
+    channel: str = Field(default="terminal", max_length=32)
+    display_name: str | None = Field(default=None, max_length=200)
+    preferred_name: str | None = Field(
+        default=None, max_length=200, description="What they asked to be called"
+    )
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+    @property
+    def name(self) -> str | None:
+        """The name to address them by, if any."""
+        return self.preferred_name or self.display_name
+
+
+class Message(SQLModel, table=True):
+    """One message in a customer's conversation, in either direction."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=128)
+    role: Role
+    text: str
+    unsure: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
+
+
+class MemoryRecord(SQLModel, table=True):
+    """One memory of one customer. Its vector lives in Chroma under the same id."""
+
+    __tablename__ = "memory"
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=128)
+    kind: MemoryKind = MemoryKind.EPISODIC
+    text: str
+    author: Author = Author.CUSTOMER
+    source_message_id: int | None = Field(default=None, foreign_key="message.id")
+    sensitivity: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+__all__ = [
+    "Author",
+    "Customer",
+    "MemoryKind",
+    "MemoryRecord",
+    "Message",
+    "Role",
+    "UtcDateTime",
+    "utcnow",
+]

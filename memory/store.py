@@ -1,0 +1,152 @@
+"""The memory store: customers, their messages, and a memory handle per customer.
+
+Opened once at start-up (one lifespan) and passed down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from memory.customer_memory import CustomerMemory
+from memory.database import open_engine
+from memory.embedding import SentenceEncoder, shared_encoder
+from memory.models import Customer, MemoryRecord, Message, Role, utcnow
+from memory.vectors import VectorStore, open_chroma
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    """What forgetting a customer removed (counts only, never content)."""
+
+    customer_id: str
+    messages: int
+    memories: int
+    vectors_left: int
+
+
+class MemoryStore:
+    """Every record of every customer, reached one customer at a time."""
+
+    def __init__(self, engine: AsyncEngine, vectors: VectorStore, encoder: SentenceEncoder):
+        self.engine = engine
+        self.vectors = vectors
+        self.encoder = encoder
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        *,
+        database_url: str,
+        data_dir: Path,
+        chroma_url: str | None = None,
+        shards: int = 16,
+        encoder_threads: int | None = None,
+    ) -> AsyncIterator[MemoryStore]:
+        engine = await open_engine(database_url)
+        try:
+            client = await asyncio.to_thread(open_chroma, data_dir, chroma_url)
+            vectors = await asyncio.to_thread(VectorStore, client, shards, encoder_threads)
+            yield cls(engine, vectors, shared_encoder(encoder_threads))
+        finally:
+            await engine.dispose()
+
+    def memory(self, customer_id: str) -> CustomerMemory:
+        """The memory handle of one customer."""
+        return CustomerMemory(customer_id, self.engine, self.vectors, self.encoder)
+
+    async def customer(self, customer_id: str) -> Customer | None:
+        async with AsyncSession(self.engine) as session:
+            return await session.get(Customer, customer_id)
+
+    async def customer_ids(self) -> list[str]:
+        async with AsyncSession(self.engine) as session:
+            rows = await session.exec(select(Customer.id).order_by(col(Customer.created_at)))
+            return list(rows.all())
+
+    async def touch_customer(
+        self, customer_id: str, *, channel: str, display_name: str | None = None
+    ) -> tuple[Customer, bool]:
+        """Load the customer (creating them on first contact); returns (customer, is_new)."""
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            customer = await session.get(Customer, customer_id)
+            is_new = customer is None
+            if customer is None:
+                customer = Customer(id=customer_id, channel=channel, display_name=display_name)
+            elif display_name and not customer.display_name:
+                customer.display_name = display_name
+            customer.last_seen_at = utcnow()
+            session.add(customer)
+            await session.commit()
+            return customer, is_new
+
+    async def set_preferred_name(self, customer_id: str, name: str) -> None:
+        async with AsyncSession(self.engine) as session:
+            customer = await session.get(Customer, customer_id)
+            if customer is None:
+                raise LookupError(customer_id)
+            customer.preferred_name = name
+            session.add(customer)
+            await session.commit()
+
+    async def record_message(
+        self, customer_id: str, role: Role, text: str, *, unsure: bool = False
+    ) -> Message:
+        message = Message(customer_id=customer_id, role=role, text=text, unsure=unsure)
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            session.add(message)
+            await session.commit()
+        return message
+
+    async def recent_messages(
+        self, customer_id: str, limit: int = 20, *, before_id: int | None = None
+    ) -> list[Message]:
+        """The customer's last messages, oldest first."""
+        query = select(Message).where(Message.customer_id == customer_id)
+        if before_id is not None:
+            query = query.where(col(Message.id) < before_id)
+        query = query.order_by(col(Message.id).desc()).limit(limit)
+        async with AsyncSession(self.engine) as session:
+            rows = list((await session.exec(query)).all())
+        rows.reverse()
+        return rows
+
+    async def forget_customer(self, customer_id: str) -> ForgetReport:
+        """Remove everything stored about a customer: SQL rows and every vector."""
+        memories = await self.memory(customer_id).forget_all()
+        async with AsyncSession(self.engine) as session:
+            await session.exec(
+                delete(MemoryRecord).where(col(MemoryRecord.customer_id) == customer_id)
+            )
+            messages = await session.exec(
+                delete(Message).where(col(Message.customer_id) == customer_id)
+            )
+            await session.exec(delete(Customer).where(col(Customer.id) == customer_id))
+            await session.commit()
+        left = await self.memory(customer_id).vector_count()
+        return ForgetReport(customer_id, int(messages.rowcount or 0), memories, left)
+
+    async def health(self) -> dict[str, str]:
+        """A cheap check of both stores."""
+        report: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            report["sql"] = "ok"
+        except Exception as error:  # reported, not raised: this is a health check
+            report["sql"] = f"error: {type(error).__name__}"
+        try:
+            await asyncio.to_thread(self.vectors.heartbeat)
+            report["vectors"] = "ok"
+        except Exception as error:
+            report["vectors"] = f"error: {type(error).__name__}"
+        return report

@@ -1,0 +1,1 @@
+"""Who tomo is: persona schema, presets, prompt, versions, tone check."""

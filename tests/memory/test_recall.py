@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from memory.recall import Candidate, bigrams, lexical_overlap, rank, recency
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_bigrams_ignore_punctuation_width_and_case() -> None:
+    assert bigrams("ミルク！") == bigrams("ﾐﾙｸ") == {"ミル", "ルク"}
+    assert bigrams("AB c") == {"ab", "bc"}
+
+
+def test_lexical_overlap_is_the_share_of_query_bigrams_found() -> None:
+    assert lexical_overlap(bigrams("猫の名前"), bigrams("猫の名前はミルク")) == 1.0
+    assert lexical_overlap(bigrams("犬"), bigrams("猫")) == 0.0
+
+
+def test_recency_halves_every_thirty_days() -> None:
+    assert recency(NOW, NOW) == 1.0
+    assert abs(recency(NOW - timedelta(days=30), NOW) - 0.5) < 1e-9
+
+
+def test_rank_puts_a_lexical_match_above_a_vague_vector_match() -> None:
+    query = _unit(1, 0, 0)
+    candidates = [
+        Candidate("vague", "今日はいい天気", NOW, _unit(1, 1, 0)),
+        Candidate("exact", "猫の名前はミルク", NOW, _unit(1, 1, 0)),
+    ]
+    ranked = rank("猫の名前", query, candidates, NOW, k=2)
+    assert [item.memory_id for item in ranked] == ["exact", "vague"]
+
+
+def test_rank_returns_at_most_k() -> None:
+    candidates = [Candidate(str(i), "x", NOW, _unit(1, 0)) for i in range(5)]
+    assert len(rank("x", _unit(1, 0), candidates, NOW, k=2)) == 2
+    assert rank("x", _unit(1, 0), [], NOW, k=2) == []
