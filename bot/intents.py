@@ -104,10 +104,12 @@ _FILLERS = re.compile(
 def worth_remembering(text: str, intent: Intent) -> bool:
     """Whether what the customer said is worth keeping as an episodic memory.
 
-    Greetings, thanks, farewells, questions about memory and fillers are not.
+    Greetings, thanks, farewells, questions about memory and fillers are not;
+    nor is a name introduction (the name is kept on the customer record).
     """
     if intent.kind in {
         IntentKind.GREETING,
+        IntentKind.NAME_INTRODUCTION,
         IntentKind.THANKS,
         IntentKind.FAREWELL,
         IntentKind.MEMORY_QUESTION,

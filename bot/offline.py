@@ -22,8 +22,22 @@ from memory.embedding import SentenceEncoder
 from memory.recall import bigrams, lexical_overlap
 from persona.schema import FaqEntry, Persona
 
+# Bigrams of polite endings and question forms: every FAQ question has them, so
+# they say nothing about which question it is (「男性でも使えますか？」 is not
+# about sensitive skin just because 「敏感肌でも使えますか？」 ends the same way).
+FUNCTION_BIGRAMS = frozenset(
+    "です すか ます まし した ませ せん でき きま きる でし しょ ょう うか くだ ださ さい "
+    "ても でも えま えて いま てい てる って けど のか かな なの んで です えば".split()
+)
+
+
+def content_bigrams(text: str) -> set[str]:
+    """Character bigrams without those of polite endings and question forms."""
+    return bigrams(text) - FUNCTION_BIGRAMS
+
+
 # Thresholds measured on the demo brand's FAQ (see tests/bot/test_offline.py).
-FAQ_MATCH_FOR_QUESTION = 0.50
+FAQ_MATCH_FOR_QUESTION = 0.55
 FAQ_MATCH_FOR_STATEMENT = 0.62  # a statement must match more clearly to be taken as asking
 MEMORY_MATCH = 0.40
 
@@ -46,14 +60,14 @@ class FaqIndex:
                 texts.append(text)
         self._faq = list(faq)
         self._texts = texts
-        self._grams = [bigrams(text) for text in texts]
+        self._grams = [content_bigrams(text) for text in texts]
         self._vectors: NDArray[np.float32] = encoder.encode(texts)
 
     def best(self, query: str, query_vector: NDArray[np.float32]) -> FaqMatch | None:
         if not self._faq:
             return None
         cosines = self._vectors @ query_vector
-        grams = bigrams(query)
+        grams = content_bigrams(query)
         scores = [
             0.6 * max(0.0, float(cosine)) + 0.4 * lexical_overlap(grams, text_grams)
             for cosine, text_grams in zip(cosines, self._grams, strict=True)
@@ -110,15 +124,14 @@ class OfflineResponder:
             case IntentKind.FAREWELL:
                 return Reply((*opening, say(lines.farewell)))
             case IntentKind.NAME_INTRODUCTION:
-                return Reply((*opening, say(lines.acknowledge)))
+                return Reply((*opening, say(lines.name_learned or lines.acknowledge)))
             case IntentKind.MEMORY_QUESTION:
                 memory = _relevant(context.memories)
                 if memory is None:
                     return Reply((*opening, say(lines.not_remembered)))
                 return Reply((*opening, say(lines.remembered, memory=memory.text)))
-            case IntentKind.SMALL_TALK:
-                return Reply((*opening, say(lines.small_talk)))
-            case IntentKind.QUESTION | IntentKind.STATEMENT:
+            case IntentKind.QUESTION | IntentKind.STATEMENT | IntentKind.SMALL_TALK:
+                # 「定期便を休みたい」 reads like small talk but asks the FAQ: FAQ first.
                 match = self._faq(persona, intent.topic)
                 threshold = (
                     FAQ_MATCH_FOR_QUESTION
@@ -129,6 +142,8 @@ class OfflineResponder:
                     return Reply((*opening, say(lines.faq, answer=match.entry.answer)))
                 if intent.kind is IntentKind.QUESTION:
                     return Reply((*opening, say(lines.unsure)), unsure=True)
+                if intent.kind is IntentKind.SMALL_TALK:
+                    return Reply((*opening, say(lines.small_talk)))
                 return Reply((*opening, say(lines.acknowledge)))
         raise AssertionError(f"unhandled intent {intent.kind}")  # pragma: no cover
 

@@ -123,6 +123,9 @@ class Lines(_Frozen):
     faq: tuple[str, ...] = Field(min_length=1, description="Framing an FAQ answer; uses {answer}")
     unsure: tuple[str, ...] = Field(min_length=1, description="Honest 'I don't know'")
     llm_error: tuple[str, ...] = Field(min_length=1, description="When the language model fails")
+    name_learned: tuple[str, ...] = Field(
+        default=(), description="After the customer says what to call them; uses {you}"
+    )
     follow_up: tuple[str, ...] = Field(
         default=(),
         description="After greeting a returning customer, asking after something they "

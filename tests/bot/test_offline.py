@@ -87,3 +87,53 @@ async def test_the_same_message_sounds_different_under_two_presets(
     assert casual != honorific
     assert "わたくし" in honorific or "ございます" in honorific or "いたします" in honorific
     assert "ございます" not in casual
+
+
+# A labelled set for the FAQ threshold: questions the demo FAQ answers (with the
+# entry that answers them), and questions it does not answer.
+ANSWERED = [
+    ("送料っていくらかかりますか？", "送料はいくらですか？"),
+    ("何日で届く？", "注文してから、どのくらいで届きますか？"),
+    ("返品ってできますか？", "返品や交換はできますか？"),
+    ("肌が弱いんだけど平気？", "敏感肌や妊娠中でも使えますか？"),
+    ("ラッピングできますか？", "ギフト包装はできますか？"),
+    ("クレジットカード使えますか？", "支払い方法は何がありますか？"),
+    ("定期便を休みたい", "定期便の内容変更やお休み、解約はできますか？"),
+    ("住所変更できますか？", "注文したあとで、お届け先を変更できますか？"),
+]
+NOT_ANSWERED = [
+    "来月の新商品の発売日はいつですか？",
+    "お店のスタッフは何人いますか？",
+    "男性でも使えますか？",
+    "日焼け止めは売っていますか？",
+    "何歳から使えますか？",
+    "工場見学はできますか？",
+    "使用期限はどれくらいですか？",
+]
+
+
+@pytest.mark.parametrize(("text", "question"), ANSWERED)
+async def test_faq_questions_asked_in_other_words_get_their_answer(
+    runtime: Runtime, text: str, question: str
+) -> None:
+    persona = runtime.personas.published()
+    (entry,) = [entry for entry in persona.faq if entry.question == question]
+    result = await _say(runtime, text)
+    assert not result.unsure
+    assert entry.answer in result.replies[-1]
+
+
+@pytest.mark.parametrize("text", NOT_ANSWERED)
+async def test_questions_the_faq_does_not_answer_are_not_guessed(
+    runtime: Runtime, text: str
+) -> None:
+    persona = runtime.personas.published()
+    result = await _say(runtime, text)
+    assert result.unsure
+    assert not any(entry.answer in "".join(result.replies) for entry in persona.faq)
+
+
+async def test_a_customer_who_gives_their_name_hears_it_back(runtime: Runtime) -> None:
+    result = await _say(runtime, "私の名前は花子です")
+    assert "花子ちゃん" in result.replies[-1]
+    assert not result.remembered
