@@ -26,8 +26,40 @@ from persona.schema import FaqEntry, Persona
 # they say nothing about which question it is (「男性でも使えますか？」 is not
 # about sensitive skin just because 「敏感肌でも使えますか？」 ends the same way).
 FUNCTION_BIGRAMS = frozenset(
-    "です すか ます まし した ませ せん でき きま きる でし しょ ょう うか くだ ださ さい "
-    "ても でも えま えて いま てい てる って けど のか かな なの んで です えば".split()
+    [
+        "です",
+        "すか",
+        "ます",
+        "まし",
+        "した",
+        "ませ",
+        "せん",
+        "でき",
+        "きま",
+        "きる",
+        "でし",
+        "しょ",
+        "ょう",
+        "うか",
+        "くだ",
+        "ださ",
+        "さい",
+        "ても",
+        "でも",
+        "えま",
+        "えて",
+        "いま",
+        "てい",
+        "てる",
+        "って",
+        "けど",
+        "のか",
+        "かな",
+        "なの",
+        "んで",
+        "です",
+        "えば",
+    ]
 )
 
 

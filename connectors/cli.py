@@ -32,6 +32,8 @@ app = typer.Typer(
 )
 persona_app = typer.Typer(help="The company's persona.", no_args_is_help=True)
 app.add_typer(persona_app, name="persona")
+bench_app = typer.Typer(help="The performance report.", invoke_without_command=True)
+app.add_typer(bench_app, name="bench")
 
 out = Console()
 err = Console(stderr=True)
@@ -191,6 +193,34 @@ def persona_rollback(version: int) -> None:
         err.print(f"バージョン {version} はありません。")
         raise typer.Exit(1) from error
     out.print(f"バージョン {version} に戻しました。")
+
+
+@bench_app.callback()
+def bench(context: typer.Context) -> None:
+    """Run every benchmark (or name one)."""
+    if context.invoked_subcommand is None:
+        bench_turn()
+
+
+@bench_app.command("turn")
+def bench_turn(
+    customers: Annotated[int, typer.Option(help="Customers, 7 turns each")] = 20,
+) -> None:
+    """Latency of one offline turn through the real stores."""
+    from bench.turn import measure_offline_turns
+
+    timings = asyncio.run(measure_offline_turns(customers))
+    table = Table(title="offline turn (embedded SQLite + Chroma, demo persona)")
+    for column in ("turns", "first ms", "p50 ms", "p95 ms", "max ms"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(timings.turns),
+        f"{timings.first_ms:.1f}",
+        f"{timings.p50_ms:.1f}",
+        f"{timings.p95_ms:.1f}",
+        f"{timings.max_ms:.1f}",
+    )
+    out.print(table)
 
 
 def main() -> None:

@@ -92,3 +92,10 @@ def test_a_bad_llm_setting_fails_at_start_with_its_name(
     done = tomo(env, "chat", "--json", stdin="こんにちは\n")
     assert done.returncode != 0
     assert "TOMO_LLM" in done.stderr
+
+
+def test_bench_reports_offline_turn_latency(subprocess_env: dict[str, str]) -> None:
+    done = tomo(subprocess_env, "bench", "turn", "--customers", "1")
+    assert done.returncode == 0, done.stderr
+    assert "p95 ms" in done.stdout
+    assert "7" in done.stdout  # one customer, seven turns

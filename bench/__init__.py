@@ -1,0 +1,1 @@
+"""Benchmarks behind `tomo bench`: numbers for notes, never asserted in unit tests."""
