@@ -22,6 +22,9 @@ class IntentKind(StrEnum):
     THANKS = "thanks"
     FAREWELL = "farewell"
     MEMORY_QUESTION = "memory_question"
+    MEMORY_LIST = "memory_list"  # 「私のこと、何を覚えてる？」
+    FORGET_TOPIC = "forget_topic"  # 「ミルクのことは忘れて」 (topic = ミルク)
+    FORGET_ALL = "forget_all"  # 「全部忘れて」
     NAME_INTRODUCTION = "name_introduction"
     QUESTION = "question"
     SMALL_TALK = "small_talk"
@@ -76,6 +79,13 @@ def classify(text: str) -> Intent:
 
     if not rest:
         return intent(IntentKind.GREETING, plain)
+    if _search("memory_list", rest):
+        return intent(IntentKind.MEMORY_LIST)
+    if _search("forget_all", rest):
+        return intent(IntentKind.FORGET_ALL)
+    forgetting = _search("forget_topic", rest)
+    if forgetting and forgetting.group("topic").strip(_TRIM):
+        return intent(IntentKind.FORGET_TOPIC, forgetting.group("topic"))
     named = _search("name_introduction", rest)
     if named and named.group("name"):
         return intent(IntentKind.NAME_INTRODUCTION, name=named.group("name"))
@@ -96,6 +106,24 @@ def classify(text: str) -> Intent:
     return intent(IntentKind.STATEMENT)
 
 
+CONFIRMATION_MAX_LENGTH = 20
+
+
+def confirmation(text: str) -> bool | None:
+    """A yes (True) or no (False) to a question tomo asked, or None if neither.
+
+    Only a short message can be an answer: a longer one is something new.
+    """
+    plain = _normalise(text).lower()
+    if len(plain) > CONFIRMATION_MAX_LENGTH:
+        return None
+    if _search("confirm_no", plain):
+        return False
+    if _search("confirm_yes", plain):
+        return True
+    return None
+
+
 _FILLERS = re.compile(
     r"^(はい|うん|ええ|そう|そうそう|なるほど|了解|りょうかい|ok|おけ|笑|w+|草)+$"
 )
@@ -113,6 +141,9 @@ def worth_remembering(text: str, intent: Intent) -> bool:
         IntentKind.THANKS,
         IntentKind.FAREWELL,
         IntentKind.MEMORY_QUESTION,
+        IntentKind.MEMORY_LIST,
+        IntentKind.FORGET_TOPIC,
+        IntentKind.FORGET_ALL,
     }:
         return False
     content = re.sub(r"[\s\W_]+", "", _normalise(intent.topic).lower())

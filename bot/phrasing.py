@@ -22,12 +22,21 @@ def speak(
     customer_name: str | None,
     memory: str = "",
     answer: str = "",
+    memories: str = "",
+    topic: str = "",
+    count: int = 0,
 ) -> str:
-    """A line in the persona's voice with {you}, {me}, {brand}, {memory}, {answer} filled in."""
+    """A line in the persona's voice with its placeholders filled in.
+
+    {you} {me} {brand} always; {memory} {answer} {memories} {topic} {count} where given.
+    """
     return pick(alternatives, seed).format(
         you=persona.voice.addressing(customer_name),
         me=persona.voice.first_person,
         brand=persona.brand,
         memory=memory,
         answer=answer,
+        memories=memories,
+        topic=topic,
+        count=count,
     )

@@ -1,6 +1,8 @@
 """A turn: one customer message in, tomo's reply out, then what is worth remembering.
 
 The same pipeline serves every channel: the terminal chat now, LINE later.
+Memory is written after the reply is delivered, by the memory writer, off the
+reply path; the message is marked pending first, so a crash loses nothing.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.intents import IntentKind, classify, worth_remembering
+from bot.memory_control import control_memory
+from bot.memory_writer import MemoryWriter
 from bot.responder import Reply, Responder, TurnContext
-from memory.models import Role
+from memory.models import MemoryStatus, Role
 from memory.store import MemoryStore
 from persona.schema import Persona
 
@@ -30,7 +34,7 @@ class TurnResult:
     customer_id: str
     replies: tuple[str, ...]
     unsure: bool
-    remembered: bool  # what the customer said was kept as a memory
+    remembered: bool  # what the customer said is being kept as a memory
 
 
 class Conversation:
@@ -42,12 +46,14 @@ class Conversation:
         persona: Callable[[], Persona],
         responder: Responder,
         *,
+        memory_writer: MemoryWriter | None = None,
         recall_k: int = 5,
         history_limit: int = 12,
     ) -> None:
         self._store = store
         self._persona = persona
         self._responder = responder
+        self.memory_writer = memory_writer or MemoryWriter(store)
         self._recall_k = recall_k
         self._history_limit = history_limit
 
@@ -62,12 +68,29 @@ class Conversation:
     ) -> TurnResult:
         """Answer one text message from a customer, then remember what matters."""
         store = self._store
+        persona = self._persona()
         customer, is_new = await store.touch_customer(
             customer_id, channel=channel, display_name=display_name
         )
         history = await store.recent_messages(customer_id, self._history_limit)
-        inbound = await store.record_message(customer_id, Role.CUSTOMER, text)
         intent = classify(text)
+        remember = worth_remembering(text, intent)
+        inbound = await store.record_message(
+            customer_id,
+            Role.CUSTOMER,
+            text,
+            memory_status=MemoryStatus.PENDING if remember else MemoryStatus.SKIPPED,
+        )
+
+        await self.memory_writer.settle(customer_id)  # lists and forgets see every write
+        control = await control_memory(store, persona, customer, intent, text)
+        if control is not None:
+            if not control.forgot_everything:
+                for message in control.messages:
+                    await store.record_message(customer_id, Role.TOMO, message)
+            await delivery.deliver(customer_id, control.messages)
+            return TurnResult(customer_id, control.messages, False, False)
+
         name = customer.name
         if intent.kind is IntentKind.NAME_INTRODUCTION and intent.name:
             await store.set_preferred_name(customer_id, intent.name)
@@ -81,7 +104,7 @@ class Conversation:
 
         reply: Reply = await self._responder.respond(
             TurnContext(
-                persona=self._persona(),
+                persona=persona,
                 customer_id=customer_id,
                 customer_name=name,
                 returning=not is_new and bool(history),
@@ -95,7 +118,6 @@ class Conversation:
             await store.record_message(customer_id, Role.TOMO, message, unsure=reply.unsure)
         await delivery.deliver(customer_id, reply.messages)
 
-        remembered = worth_remembering(text, intent)
-        if remembered:
-            await memory.remember(text, source_message_id=inbound.id)
-        return TurnResult(customer_id, reply.messages, reply.unsure, remembered)
+        if remember and inbound.id is not None:
+            self.memory_writer.schedule(customer_id, inbound.id)
+        return TurnResult(customer_id, reply.messages, reply.unsure, remember)

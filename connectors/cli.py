@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from bot.chat_model import LlmConfigError
+from connectors.cli_common import err, load_settings, out
+from connectors.customer_cli import customer_app
 from connectors.runtime import open_runtime
-from connectors.settings import Settings
 from connectors.terminal import interactive_chat, json_chat
 from memory.embedding import shared_encoder
 from persona.presets import DEMO_BRAND, build_persona, choose_preset
@@ -32,23 +32,9 @@ app = typer.Typer(
 )
 persona_app = typer.Typer(help="The company's persona.", no_args_is_help=True)
 app.add_typer(persona_app, name="persona")
+app.add_typer(customer_app, name="customer")
 bench_app = typer.Typer(help="The performance report.", invoke_without_command=True)
 app.add_typer(bench_app, name="bench")
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        err.print(f"設定が正しくありません (environment): {problems}")
-        raise typer.Exit(2) from error
 
 
 def _similarity(text: str, candidates: Sequence[str]) -> list[float]:
@@ -84,7 +70,7 @@ def chat(
     ] = False,
 ) -> None:
     """Talk to tomo in the terminal as a customer (same pipeline as LINE)."""
-    settings = _settings()
+    settings = load_settings()
     repository = PersonaRepository(settings.persona_dir)
     if repository.published_version() is None:
         # First run: start with the demo persona so the chat works out of the box.
@@ -118,7 +104,7 @@ def persona_init(
     force: Annotated[bool, typer.Option(help="Replace an existing persona")] = False,
 ) -> None:
     """Create the company's persona from a relationship definition."""
-    repository = PersonaRepository(_settings().persona_dir)
+    repository = PersonaRepository(load_settings().persona_dir)
     if repository.published_version() is not None and not force:
         err.print("ペルソナはすでにあります。作り直すには --force を付けてください。")
         raise typer.Exit(1)
@@ -134,7 +120,7 @@ def persona_show(
     as_yaml: Annotated[bool, typer.Option("--yaml", help="Print the full YAML")] = False,
 ) -> None:
     """Print the published persona."""
-    repository = PersonaRepository(_settings().persona_dir)
+    repository = PersonaRepository(load_settings().persona_dir)
     try:
         persona = repository.published()
     except NoPersonaError as error:
@@ -164,7 +150,7 @@ def persona_show(
 @persona_app.command("history")
 def persona_history() -> None:
     """List the published versions."""
-    repository = PersonaRepository(_settings().persona_dir)
+    repository = PersonaRepository(load_settings().persona_dir)
     current = repository.published_version()
     for version in repository.versions():
         marker = "*" if version == current else " "
@@ -174,7 +160,7 @@ def persona_history() -> None:
 @persona_app.command("publish")
 def persona_publish() -> None:
     """Publish the draft as a new version."""
-    repository = PersonaRepository(_settings().persona_dir)
+    repository = PersonaRepository(load_settings().persona_dir)
     try:
         version = repository.publish()
     except NoPersonaError as error:
@@ -186,7 +172,7 @@ def persona_publish() -> None:
 @persona_app.command("rollback")
 def persona_rollback(version: int) -> None:
     """Make an earlier version the published one again."""
-    repository = PersonaRepository(_settings().persona_dir)
+    repository = PersonaRepository(load_settings().persona_dir)
     try:
         repository.rollback(version)
     except KeyError as error:

@@ -6,7 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from langchain_core.language_models import BaseChatModel
+
 from bot.chat_model import ChatModelResponder, build_chat_model
+from bot.facts import FactExtractor
+from bot.memory_writer import MemoryWriter
 from bot.offline import OfflineResponder
 from bot.responder import Responder
 from bot.turn import Conversation
@@ -25,17 +29,31 @@ class Runtime:
     conversation: Conversation
 
 
-def build_responder(settings: Settings, encoder: SentenceEncoder) -> Responder:
-    """The offline responder, or one over the LangChain chat model TOMO_LLM names."""
-    if settings.llm.strip().lower() == "offline":
-        return OfflineResponder(encoder)
-    model = build_chat_model(
+def _is_offline(settings: Settings) -> bool:
+    return settings.llm.strip().lower() == "offline"
+
+
+def _chat_model(settings: Settings) -> BaseChatModel:
+    return build_chat_model(
         settings.llm,
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
         timeout=settings.llm_timeout,
     )
-    return ChatModelResponder(model, timeout=settings.llm_timeout)
+
+
+def build_responder(settings: Settings, encoder: SentenceEncoder) -> Responder:
+    """The offline responder, or one over the LangChain chat model TOMO_LLM names."""
+    if _is_offline(settings):
+        return OfflineResponder(encoder)
+    return ChatModelResponder(_chat_model(settings), timeout=settings.llm_timeout)
+
+
+def build_fact_extractor(settings: Settings) -> FactExtractor | None:
+    """With a model configured, facts are extracted from what customers say."""
+    if _is_offline(settings):
+        return None
+    return FactExtractor(_chat_model(settings), timeout=settings.llm_timeout)
 
 
 @asynccontextmanager
@@ -50,5 +68,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         encoder_threads=settings.embedding_threads,
     ) as store:
         responder = build_responder(settings, store.encoder)
-        conversation = Conversation(store, personas.published, responder)
-        yield Runtime(settings, store, personas, responder, conversation)
+        writer = MemoryWriter(store, build_fact_extractor(settings))
+        # Memory writes a crash left unfinished are made good before new turns.
+        await writer.recover()
+        conversation = Conversation(store, personas.published, responder, memory_writer=writer)
+        try:
+            yield Runtime(settings, store, personas, responder, conversation)
+        finally:
+            await writer.drain()

@@ -12,14 +12,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from memory.embedding import SentenceEncoder
 from memory.models import Author, MemoryKind, MemoryRecord, utcnow
-from memory.recall import Candidate, Scored, rank
+from memory.recall import Candidate, Scored, bigrams, lexical_overlap, rank
 from memory.vectors import VectorStore
+from memory.writes import AUTO, NewMemory, Remembered, write_memories
+
+# A topic the customer asks to forget matches a memory when it shares most of
+# its characters with it (「ミルクのことは忘れて」) or means nearly the same.
+FORGET_LEXICAL = 0.6
+FORGET_VECTOR = 0.6
 
 
 @dataclass(frozen=True)
@@ -66,63 +74,93 @@ class CustomerMemory:
         kind: MemoryKind = MemoryKind.EPISODIC,
         author: Author = Author.CUSTOMER,
         source_message_id: int | None = None,
-        sensitivity: str | None = None,
-    ) -> MemoryRecord:
-        """Store one memory: the SQL row first, then its vector under the same id."""
-        record = MemoryRecord(
-            customer_id=self._customer_id,
-            kind=kind,
-            text=text,
-            author=author,
-            source_message_id=source_message_id,
-            sensitivity=sensitivity,
+        sensitivity: str | None = AUTO,
+        key: str | None = None,
+        event_date: str | None = None,
+        replaces: Sequence[str] = (),
+    ) -> Remembered:
+        """Store one memory unless it is already known; retire what it supersedes."""
+        (remembered,) = await write_memories(
+            self._engine,
+            self._vectors,
+            self._encoder,
+            [
+                NewMemory(
+                    self._customer_id,
+                    text,
+                    kind,
+                    author,
+                    source_message_id,
+                    sensitivity,
+                    key,
+                    event_date,
+                    tuple(replaces),
+                )
+            ],
         )
-        async with AsyncSession(self._engine, expire_on_commit=False) as session:
-            session.add(record)
-            await session.commit()
-        vector = await asyncio.to_thread(self._encoder.encode, [text])
-        await asyncio.to_thread(
-            self._vectors.add, self._customer_id, [record.id], [text], vector, [kind.value]
-        )
-        return record
+        return remembered
 
-    async def records(self) -> list[MemoryRecord]:
-        """Every memory of this customer, oldest first."""
+    async def records(self, *, active_only: bool = False) -> list[MemoryRecord]:
+        """This customer's memories, oldest first; superseded ones only in full history."""
+        query = select(MemoryRecord).where(col(MemoryRecord.customer_id) == self._customer_id)
+        if active_only:
+            query = query.where(col(MemoryRecord.superseded_by).is_(None))
         async with AsyncSession(self._engine) as session:
-            rows = await session.exec(
-                select(MemoryRecord)
-                .where(MemoryRecord.customer_id == self._customer_id)
-                .order_by(col(MemoryRecord.created_at))
-            )
+            rows = await session.exec(query.order_by(col(MemoryRecord.created_at)))
             return list(rows.all())
 
+    async def _vectors_of(self, ids: list[str]) -> dict[str, NDArray[np.float32]]:
+        if not ids:
+            return {}
+        return await asyncio.to_thread(self._vectors.vectors, self._customer_id, ids)
+
     async def recall(self, query: str, k: int = 5) -> list[Recalled]:
-        """The k memories that best match the query, best first."""
-        records = await self.records()
+        """The k active memories that best match the query, best first."""
+        records = await self.records(active_only=True)
         if not records or k <= 0:
             return []
         by_id = {record.id: record for record in records}
         query_vector, vectors = await asyncio.gather(
             asyncio.to_thread(self._encoder.encode, [query]),
-            asyncio.to_thread(self._vectors.vectors, self._customer_id, list(by_id)),
+            self._vectors_of(list(by_id)),
         )
         candidates = [
-            Candidate(memory_id, by_id[memory_id].text, by_id[memory_id].created_at, vector)
+            Candidate(memory_id, by_id[memory_id].text, by_id[memory_id].updated_at, vector)
             for memory_id, vector in vectors.items()
         ]
         ranked = rank(query, query_vector[0], candidates, utcnow(), k)
         return [_recalled(by_id[item.memory_id], item) for item in ranked]
 
     async def recent(self, k: int = 5) -> list[Recalled]:
-        """The k newest memories (score 0: nothing was asked), newest first."""
+        """The k newest active memories (score 0: nothing was asked), newest first."""
         async with AsyncSession(self._engine) as session:
             rows = await session.exec(
                 select(MemoryRecord)
-                .where(MemoryRecord.customer_id == self._customer_id)
+                .where(
+                    col(MemoryRecord.customer_id) == self._customer_id,
+                    col(MemoryRecord.superseded_by).is_(None),
+                )
                 .order_by(col(MemoryRecord.created_at).desc())
                 .limit(k)
             )
             return [_recalled(record, Scored(record.id, 0.0, 0.0, 0.0, 0.0)) for record in rows]
+
+    async def matching(self, topic: str) -> list[MemoryRecord]:
+        """Every memory (history included) that is about the topic, for forgetting it."""
+        records = await self.records()
+        if not records:
+            return []
+        topic_vector = (await asyncio.to_thread(self._encoder.encode, [topic]))[0]
+        vectors = await self._vectors_of([record.id for record in records])
+        topic_grams = bigrams(topic)
+        found = []
+        for record in records:
+            lexical = lexical_overlap(topic_grams, bigrams(record.text))
+            vector = vectors.get(record.id)
+            similarity = float(vector @ topic_vector) if vector is not None else 0.0
+            if lexical >= FORGET_LEXICAL or similarity >= FORGET_VECTOR:
+                found.append(record)
+        return found
 
     async def forget(self, memory_ids: Sequence[str]) -> int:
         """Forget these memories of this customer; returns how many were forgotten."""
@@ -131,7 +169,7 @@ class CustomerMemory:
         async with AsyncSession(self._engine) as session:
             owned = await session.exec(
                 select(MemoryRecord.id).where(
-                    MemoryRecord.customer_id == self._customer_id,
+                    col(MemoryRecord.customer_id) == self._customer_id,
                     col(MemoryRecord.id).in_(list(memory_ids)),
                 )
             )

@@ -59,6 +59,14 @@ class Author(StrEnum):
     STAFF = "staff"
 
 
+class MemoryStatus(StrEnum):
+    """Where a customer message is on its way into memory (durable across crashes)."""
+
+    PENDING = "pending"  # to be remembered after the reply: a restart finishes it
+    DONE = "done"
+    SKIPPED = "skipped"  # nothing worth remembering (greeting, filler, …)
+
+
 class Customer(SQLModel, table=True):
     """A customer, keyed by the channel's own id (LINE userId, chat name)."""
 
@@ -69,6 +77,9 @@ class Customer(SQLModel, table=True):
         default=None, max_length=200, description="What they asked to be called"
     )
     active: bool = True
+    pending_action: str | None = Field(
+        default=None, max_length=32, description="A question tomo asked and awaits (forget_all)"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
@@ -86,6 +97,7 @@ class Message(SQLModel, table=True):
     role: Role
     text: str
     unsure: bool = False
+    memory_status: MemoryStatus | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
 
 
@@ -101,15 +113,40 @@ class MemoryRecord(SQLModel, table=True):
     author: Author = Author.CUSTOMER
     source_message_id: int | None = Field(default=None, foreign_key="message.id")
     sensitivity: str | None = Field(default=None, max_length=32)
+    key: str | None = Field(
+        default=None, max_length=64, description="The slot a fact fills (residence, pet_name…)"
+    )
+    event_date: str | None = Field(
+        default=None, max_length=10, description="ISO date, or --MM-DD for a yearly date"
+    )
+    superseded_by: str | None = Field(
+        default=None, max_length=32, index=True, description="The memory that replaced this one"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
+class AuditEntry(SQLModel, table=True):
+    """Who did what to whose data, when, and how much — never the content itself."""
+
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
+    actor: str = Field(max_length=200, description="customer:<id>, cli:<user>, admin, staff:<id>")
+    action: str = Field(max_length=64)
+    customer_id: str | None = Field(default=None, max_length=128, index=True)
+    count: int = 0
+    detail: str = Field(default="", description="Counts and field names only, no content")
+
+
 __all__ = [
+    "AuditEntry",
     "Author",
     "Customer",
     "MemoryKind",
     "MemoryRecord",
+    "MemoryStatus",
     "Message",
     "Role",
     "UtcDateTime",

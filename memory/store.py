@@ -10,17 +10,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from memory.customer_memory import CustomerMemory
 from memory.database import open_engine
 from memory.embedding import SentenceEncoder, shared_encoder
-from memory.models import Customer, MemoryRecord, Message, Role, utcnow
+from memory.models import (
+    AuditEntry,
+    Customer,
+    MemoryRecord,
+    MemoryStatus,
+    Message,
+    Role,
+    utcnow,
+)
 from memory.vectors import VectorStore, open_chroma
+from memory.writes import NewMemory, Remembered, write_memories
 
 
 @dataclass(frozen=True)
@@ -99,9 +109,21 @@ class MemoryStore:
             await session.commit()
 
     async def record_message(
-        self, customer_id: str, role: Role, text: str, *, unsure: bool = False
+        self,
+        customer_id: str,
+        role: Role,
+        text: str,
+        *,
+        unsure: bool = False,
+        memory_status: MemoryStatus | None = None,
     ) -> Message:
-        message = Message(customer_id=customer_id, role=role, text=text, unsure=unsure)
+        message = Message(
+            customer_id=customer_id,
+            role=role,
+            text=text,
+            unsure=unsure,
+            memory_status=memory_status,
+        )
         async with AsyncSession(self.engine, expire_on_commit=False) as session:
             session.add(message)
             await session.commit()
@@ -120,8 +142,84 @@ class MemoryStore:
         rows.reverse()
         return rows
 
-    async def forget_customer(self, customer_id: str) -> ForgetReport:
-        """Remove everything stored about a customer: SQL rows and every vector."""
+    async def remember_batch(self, items: list[NewMemory]) -> list[Remembered]:
+        """Write memories of several customers at once (each item names its customer)."""
+        return await write_memories(self.engine, self.vectors, self.encoder, items)
+
+    async def message(self, message_id: int) -> Message | None:
+        async with AsyncSession(self.engine) as session:
+            return await session.get(Message, message_id)
+
+    async def pending_memory_messages(self, limit: int = 500) -> list[Message]:
+        """Customer messages whose memory write has not finished (oldest first)."""
+        async with AsyncSession(self.engine) as session:
+            rows = await session.exec(
+                select(Message)
+                .where(col(Message.memory_status) == MemoryStatus.PENDING)
+                .order_by(col(Message.id))
+                .limit(limit)
+            )
+            return list(rows.all())
+
+    async def set_memory_status(self, message_ids: list[int], status: MemoryStatus) -> None:
+        if not message_ids:
+            return
+        async with AsyncSession(self.engine) as session:
+            await session.exec(
+                update(Message).where(col(Message.id).in_(message_ids)).values(memory_status=status)
+            )
+            await session.commit()
+
+    async def set_pending_action(self, customer_id: str, action: str | None) -> None:
+        async with AsyncSession(self.engine) as session:
+            await session.exec(
+                update(Customer)
+                .where(col(Customer.id) == customer_id)
+                .values(pending_action=action)
+            )
+            await session.commit()
+
+    async def audit(
+        self, *, actor: str, action: str, customer_id: str | None, count: int, detail: str = ""
+    ) -> None:
+        """Record who did what to whose data (counts and names of things, never content)."""
+        async with AsyncSession(self.engine) as session:
+            session.add(
+                AuditEntry(
+                    actor=actor, action=action, customer_id=customer_id, count=count, detail=detail
+                )
+            )
+            await session.commit()
+
+    async def audit_log(self, customer_id: str | None = None) -> list[AuditEntry]:
+        query = select(AuditEntry).order_by(col(AuditEntry.id))
+        if customer_id is not None:
+            query = query.where(col(AuditEntry.customer_id) == customer_id)
+        async with AsyncSession(self.engine) as session:
+            return list((await session.exec(query)).all())
+
+    async def export_customer(self, customer_id: str) -> dict[str, Any] | None:
+        """Everything stored about a customer, as JSON-ready data."""
+        customer = await self.customer(customer_id)
+        if customer is None:
+            return None
+        async with AsyncSession(self.engine) as session:
+            messages = (
+                await session.exec(
+                    select(Message)
+                    .where(col(Message.customer_id) == customer_id)
+                    .order_by(col(Message.id))
+                )
+            ).all()
+        memories = await self.memory(customer_id).records()
+        return {
+            "customer": customer.model_dump(mode="json"),
+            "messages": [message.model_dump(mode="json") for message in messages],
+            "memories": [memory.model_dump(mode="json") for memory in memories],
+        }
+
+    async def forget_customer(self, customer_id: str, *, actor: str) -> ForgetReport:
+        """Remove everything stored about a customer (SQL rows, every vector) and audit it."""
         memories = await self.memory(customer_id).forget_all()
         async with AsyncSession(self.engine) as session:
             await session.exec(
@@ -133,7 +231,15 @@ class MemoryStore:
             await session.exec(delete(Customer).where(col(Customer.id) == customer_id))
             await session.commit()
         left = await self.memory(customer_id).vector_count()
-        return ForgetReport(customer_id, int(messages.rowcount or 0), memories, left)
+        report = ForgetReport(customer_id, int(messages.rowcount or 0), memories, left)
+        await self.audit(
+            actor=actor,
+            action="forget_customer",
+            customer_id=customer_id,
+            count=report.messages + report.memories,
+            detail=f"messages={report.messages} memories={report.memories}",
+        )
+        return report
 
     async def health(self) -> dict[str, str]:
         """A cheap check of both stores."""

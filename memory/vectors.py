@@ -13,7 +13,9 @@ Every call names the customer, and what comes back is checked against it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -26,6 +28,17 @@ from numpy.typing import NDArray
 from memory.embedding import UseEmbeddingFunction
 
 COLLECTION_PREFIX = "tomo_memory_"
+
+
+@dataclass(frozen=True)
+class VectorEntry:
+    """One memory's vector, naming its customer."""
+
+    customer_id: str
+    memory_id: str
+    text: str
+    kind: str
+    vector: NDArray[np.float32]
 
 
 def shard_of(customer_id: str, shards: int) -> int:
@@ -71,33 +84,41 @@ class VectorStore:
     def _collection(self, customer_id: str) -> Any:
         return self._collections[shard_of(customer_id, self.shards)]
 
-    def add(
-        self,
-        customer_id: str,
-        ids: Sequence[str],
-        texts: Sequence[str],
-        vectors: NDArray[np.float32],
-        kinds: Sequence[str],
-    ) -> None:
-        self._collection(customer_id).upsert(
-            ids=list(ids),
-            documents=list(texts),
-            embeddings=vectors,
-            metadatas=[{"customer_id": customer_id, "kind": kind} for kind in kinds],
-        )
-
     def vectors(self, customer_id: str, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         """The vectors of these memory ids, only where they belong to this customer."""
-        if not ids:
-            return {}
-        got = self._collection(customer_id).get(ids=list(ids), include=["embeddings", "metadatas"])
+        return self.vectors_of_many({customer_id: ids}) if ids else {}
+
+    def vectors_of_many(
+        self, ids_by_customer: Mapping[str, Sequence[str]]
+    ) -> dict[str, NDArray[np.float32]]:
+        """Vectors of several customers' memory ids: one `get` per shard touched."""
+        by_shard: dict[int, list[str]] = defaultdict(list)
+        owner: dict[str, str] = {}
+        for customer_id, ids in ids_by_customer.items():
+            by_shard[shard_of(customer_id, self.shards)].extend(ids)
+            owner.update((memory_id, customer_id) for memory_id in ids)
         found: dict[str, NDArray[np.float32]] = {}
-        for memory_id, vector, metadata in zip(
-            got["ids"], got["embeddings"], got["metadatas"], strict=True
-        ):
-            if metadata and metadata.get("customer_id") == customer_id:
-                found[memory_id] = np.asarray(vector, dtype=np.float32)
+        for shard, ids in by_shard.items():
+            got = self._collections[shard].get(ids=ids, include=["embeddings", "metadatas"])
+            for memory_id, vector, metadata in zip(
+                got["ids"], got["embeddings"], got["metadatas"], strict=True
+            ):
+                if metadata and metadata.get("customer_id") == owner.get(memory_id):
+                    found[memory_id] = np.asarray(vector, dtype=np.float32)
         return found
+
+    def add_many(self, entries: Sequence[VectorEntry]) -> None:
+        """Upsert entries of several customers: one call per shard touched."""
+        by_shard: dict[int, list[VectorEntry]] = defaultdict(list)
+        for entry in entries:
+            by_shard[shard_of(entry.customer_id, self.shards)].append(entry)
+        for shard, group in by_shard.items():
+            self._collections[shard].upsert(
+                ids=[entry.memory_id for entry in group],
+                documents=[entry.text for entry in group],
+                embeddings=np.stack([entry.vector for entry in group]),
+                metadatas=[{"customer_id": e.customer_id, "kind": e.kind} for e in group],
+            )
 
     def delete(self, customer_id: str, ids: Sequence[str] | None = None) -> None:
         """Delete these ids, or every vector of the customer when ids is None."""

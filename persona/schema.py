@@ -105,7 +105,8 @@ class Lines(_Frozen):
 
     Each field is a list of alternatives. Placeholders: {you} (the form of
     address), {me} (first person), {memory} (a customer's own words, quoted),
-    {answer} (an FAQ answer), {brand} (the brand name).
+    {answer} (an FAQ answer), {brand} (the brand name), {memories} (a list of
+    what tomo remembers), {topic} and {count} (what was forgotten).
     """
 
     greeting: tuple[str, ...] = Field(min_length=1)
@@ -123,6 +124,19 @@ class Lines(_Frozen):
     faq: tuple[str, ...] = Field(min_length=1, description="Framing an FAQ answer; uses {answer}")
     unsure: tuple[str, ...] = Field(min_length=1, description="Honest 'I don't know'")
     llm_error: tuple[str, ...] = Field(min_length=1, description="When the language model fails")
+    memory_list: tuple[str, ...] = Field(
+        min_length=1, description="What tomo remembers, when asked; uses {memories}"
+    )
+    memory_list_empty: tuple[str, ...] = Field(min_length=1)
+    forgot_topic: tuple[str, ...] = Field(
+        min_length=1, description="Confirms a topic was forgotten; uses {topic} and {count}"
+    )
+    forgot_nothing: tuple[str, ...] = Field(min_length=1, description="Nothing about {topic}")
+    forget_all_confirm: tuple[str, ...] = Field(
+        min_length=1, description="Asks before forgetting everything about the customer"
+    )
+    forgot_all: tuple[str, ...] = Field(min_length=1)
+    forget_all_cancelled: tuple[str, ...] = Field(min_length=1)
     name_learned: tuple[str, ...] = Field(
         default=(), description="After the customer says what to call them; uses {you}"
     )
@@ -130,6 +144,25 @@ class Lines(_Frozen):
         default=(),
         description="After greeting a returning customer, asking after something they "
         "shared (never sensitive); uses {memory}",
+    )
+    sticker: tuple[str, ...] = Field(
+        default=(), description="A warm answer to a sticker; without it, small_talk is used"
+    )
+    media: tuple[str, ...] = Field(
+        default=(),
+        description="Thanks for a photo, video, voice message, file or location, saying "
+        "honestly that tomo cannot see it and that staff can; uses {what}; without it, "
+        "unsure is used",
+    )
+    follow: tuple[str, ...] = Field(
+        default=(),
+        description="Greeting someone who just added the account as a friend; without it, "
+        "greeting is used",
+    )
+    welcome_back: tuple[str, ...] = Field(
+        default=(),
+        description="Welcoming back someone who unblocked the account or was known before; "
+        "without it, greeting_returning is used",
     )
 
 

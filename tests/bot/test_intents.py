@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intents import IntentKind, classify, worth_remembering
+from bot.intents import IntentKind, classify, confirmation, worth_remembering
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,37 @@ def test_a_name_introduction_carries_the_name(text: str) -> None:
 )
 def test_only_meaningful_utterances_are_worth_remembering(text: str, worth: bool) -> None:
     assert worth_remembering(text, classify(text)) is worth
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("はい", True),
+        ("うん、お願い", True),
+        ("やっぱり消して", True),
+        ("いや、やっぱりやめとく", False),
+        ("いいえ", False),
+        ("送料はいくらですか？", None),
+        ("はい、ところで定期便の解約の方法と送料について詳しく教えてほしいです", None),
+    ],
+)
+def test_a_short_yes_or_no_answers_tomos_question(text: str, answer: bool | None) -> None:
+    assert confirmation(text) is answer
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "topic"),
+    [
+        ("私のこと、何を覚えてる？", IntentKind.MEMORY_LIST, None),
+        ("ミルクのことは忘れて", IntentKind.FORGET_TOPIC, "ミルク"),
+        ("引っ越しの話は忘れてください", IntentKind.FORGET_TOPIC, "引っ越し"),
+        ("全部忘れて", IntentKind.FORGET_ALL, None),
+        ("私のデータを消してほしい", IntentKind.FORGET_ALL, None),
+        ("嫌なことは忘れて楽しもう", IntentKind.STATEMENT, None),
+    ],
+)
+def test_memory_requests_are_recognised(text: str, kind: IntentKind, topic: str | None) -> None:
+    intent = classify(text)
+    assert intent.kind is kind
+    if topic is not None:
+        assert intent.topic == topic

@@ -47,6 +47,7 @@ async def test_what_the_customer_said_is_remembered_after_the_reply_is_delivered
 
     assert result.remembered
     assert delivery.memories_at_delivery == [0]
+    await runtime.conversation.memory_writer.drain()
     (record,) = await runtime.store.memory("hanako").records()
     assert record.text == "うちの猫はミルクっていう名前です"
     assert record.source_message_id is not None

@@ -68,7 +68,7 @@ async def test_forget_all_removes_every_vector_and_row_of_that_customer_only(
 
 
 async def test_forget_by_id_ignores_ids_of_other_customers(store: MemoryStore) -> None:
-    taros = await store.memory("taro").remember("犬はポチ")
+    taros = (await store.memory("taro").remember("犬はポチ")).record
 
     assert await store.memory("hanako").forget([taros.id]) == 0
     assert await store.memory("taro").vector_count() == 1
@@ -83,7 +83,7 @@ async def test_forgetting_a_customer_removes_messages_memories_and_vectors(
     await store.memory("hanako").remember("猫はミルク")
     await store.memory("taro").remember("犬はポチ")
 
-    report = await store.forget_customer("hanako")
+    report = await store.forget_customer("hanako", actor="test")
 
     assert (report.messages, report.memories, report.vectors_left) == (1, 1, 0)
     assert await store.customer("hanako") is None

@@ -7,12 +7,15 @@ import pytest
 from persona.presets import build_persona, choose_preset, preset_keys
 from persona.schema import Persona, Register
 
-PLACEHOLDERS = {
+PLACEHOLDERS: dict[str, object] = {
     "you": "花子さん",
     "me": "私",
     "memory": "猫はミルク",
     "answer": "答え",
     "brand": "b",
+    "memories": "・猫はミルク",
+    "topic": "猫",
+    "count": 1,
 }
 
 
