@@ -16,7 +16,11 @@ def _unit(*values: float) -> np.ndarray:
 
 def test_bigrams_ignore_punctuation_width_and_case() -> None:
     assert bigrams("ミルク！") == bigrams("ﾐﾙｸ") == {"ミル", "ルク"}
-    assert bigrams("AB c") == {"ab", "bc"}
+
+
+def test_latin_text_is_split_into_words() -> None:
+    assert bigrams("Melanie's POTTERY class") == {"melanie", "s", "pottery", "class"}
+    assert bigrams("猫のMilkが好き") == {"猫の", "milk", "が好", "好き"}
 
 
 def test_lexical_overlap_is_the_share_of_query_bigrams_found() -> None:
