@@ -11,6 +11,7 @@ merged, not stored twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from bot.facts import FactExtractor
@@ -24,19 +25,36 @@ _KINDS = {"event": MemoryKind.EVENT, "fact": MemoryKind.FACT}
 
 
 class MemoryWriter:
-    """Remembers customer messages in the background, batching what is queued."""
+    """Remembers customer messages in the background, in batches of what is queued.
 
-    def __init__(self, store: MemoryStore, extractor: FactExtractor | None = None) -> None:
+    One consumer task takes whatever has been scheduled since its last write
+    (up to `batch` messages) and writes it as one batch: under load, writes
+    group themselves; when quiet, a message is written as soon as it comes.
+    """
+
+    def __init__(
+        self, store: MemoryStore, extractor: FactExtractor | None = None, batch: int = 64
+    ) -> None:
         self._store = store
         self._extractor = extractor
-        self._tasks: dict[str, set[asyncio.Task[None]]] = {}
+        self._batch = batch
+        self._queue: list[tuple[int, asyncio.Future[None]]] = []
+        self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+        self._wakeup: asyncio.Event | None = None
+        self._consumer: asyncio.Task[None] | None = None
 
     def schedule(self, customer_id: str, message_id: int) -> None:
         """Remember this message of this customer soon, without holding up the caller."""
-        task = asyncio.create_task(self._write_logged([message_id]))
-        tasks = self._tasks.setdefault(customer_id, set())
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.setdefault(customer_id, set())
+        waiting.add(future)
+        future.add_done_callback(waiting.discard)
+        self._queue.append((message_id, future))
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        if self._consumer is None or self._consumer.done():
+            self._consumer = asyncio.create_task(self._consume(self._wakeup))
+        self._wakeup.set()
 
     async def settle(self, customer_id: str) -> None:
         """Wait for this customer's writes still in flight (before recalling for them).
@@ -44,15 +62,34 @@ class MemoryWriter:
         A customer who says something and at once asks about it must be answered
         from memory that includes it; other customers' writes are not waited for.
         """
-        tasks = self._tasks.get(customer_id)
-        while tasks:
-            await asyncio.gather(*list(tasks), return_exceptions=True)
-        self._tasks.pop(customer_id, None)
+        waiting = self._waiting.get(customer_id)
+        while waiting:
+            await asyncio.gather(*list(waiting))
+        self._waiting.pop(customer_id, None)
 
     async def drain(self) -> None:
-        """Wait for every scheduled write (at shutdown, and in tests)."""
-        for customer_id in list(self._tasks):
+        """Wait for every scheduled write, then stop the consumer (at shutdown, in tests)."""
+        for customer_id in list(self._waiting):
             await self.settle(customer_id)
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consumer
+            self._consumer = None
+
+    async def _consume(self, wakeup: asyncio.Event) -> None:
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            while self._queue:
+                batch, self._queue = self._queue[: self._batch], self._queue[self._batch :]
+                try:
+                    await self._write([message_id for message_id, _ in batch])
+                except Exception:  # stays pending: recover() finishes it at the next start
+                    log.exception("memory write failed; left pending for recovery")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
 
     async def recover(self) -> int:
         """Finish the writes a crash left pending; returns how many messages were done."""
@@ -65,12 +102,6 @@ class MemoryWriter:
             if done == before:  # nothing could be finished now; try again at the next start
                 break
         return done
-
-    async def _write_logged(self, message_ids: list[int]) -> None:
-        try:
-            await self._write(message_ids)
-        except Exception:  # stays pending: recover() finishes it at the next start
-            log.exception("memory write failed; left pending for recovery")
 
     async def _write(self, message_ids: list[int]) -> int:
         messages = [
