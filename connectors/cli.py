@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from bot.chat_model import LlmConfigError
 from connectors.cli_common import err, load_settings, out
 from connectors.customer_cli import customer_app
+from connectors.escalation_cli import bench_escalation, escalation_app
 from connectors.runtime import open_runtime
 from connectors.terminal import interactive_chat, json_chat
 from memory.embedding import shared_encoder
@@ -33,8 +38,10 @@ app = typer.Typer(
 persona_app = typer.Typer(help="The company's persona.", no_args_is_help=True)
 app.add_typer(persona_app, name="persona")
 app.add_typer(customer_app, name="customer")
+app.add_typer(escalation_app, name="escalation")
 bench_app = typer.Typer(help="The performance report.", invoke_without_command=True)
 app.add_typer(bench_app, name="bench")
+bench_app.command("escalation")(bench_escalation)
 
 
 def _similarity(text: str, candidates: Sequence[str]) -> list[float]:
@@ -181,11 +188,25 @@ def persona_rollback(version: int) -> None:
     out.print(f"バージョン {version} に戻しました。")
 
 
+@contextmanager
+def bench_progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Progress bars on stderr: (label, total) → advance(n)."""
+    with Progress(console=err, transient=True) as bars:
+
+        def start(label: str, total: int) -> Callable[[int], None]:
+            task = bars.add_task(label, total=total)
+            return lambda n: bars.advance(task, n)
+
+        yield start
+
+
 @bench_app.callback()
 def bench(context: typer.Context) -> None:
     """Run every benchmark (or name one)."""
     if context.invoked_subcommand is None:
         bench_turn()
+        bench_memory()
+        bench_escalation()
 
 
 @bench_app.command("turn")
@@ -205,6 +226,95 @@ def bench_turn(
         f"{timings.p50_ms:.1f}",
         f"{timings.p95_ms:.1f}",
         f"{timings.max_ms:.1f}",
+    )
+    out.print(table)
+
+
+@bench_app.command("memory")
+def bench_memory(
+    scales: Annotated[
+        str, typer.Option(help="Comma-separated memory counts for recall latency")
+    ] = "10000,100000",
+    writes: Annotated[int, typer.Option(help="Memories written for throughput")] = 5000,
+) -> None:
+    """Recall quality, recall latency at scale, write throughput, RSS and disk."""
+    from bench.memory import disk_mb, measure_latency, measure_quality, measure_writes, rss_mb
+
+    counts = [int(part.replace("_", "")) for part in scales.split(",") if part.strip()]
+    with bench_progress() as progress, tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        quality = asyncio.run(measure_quality(root / "quality", progress=progress))
+        latencies = []
+        for count in counts:
+            latency = asyncio.run(
+                measure_latency(root / f"scale-{count}", count, progress=progress)
+            )
+            latencies.append((latency, disk_mb(root / f"scale-{count}"), rss_mb()))
+        written = asyncio.run(measure_writes(root / "writes", writes, progress=progress))
+
+    table = Table(title=f"recall@{quality.k} on bench/data/memory_ja.yaml")
+    for column in (
+        "customers",
+        "memories",
+        "probes",
+        "evidence",
+        "tomo hybrid",
+        "vector only",
+        "lexical only",
+    ):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(quality.customers),
+        str(quality.memories),
+        str(quality.probes),
+        str(quality.evidence),
+        f"{quality.hybrid:.1%}",
+        f"{quality.vector_only:.1%}",
+        f"{quality.lexical_only:.1%}",
+    )
+    out.print(table)
+    table = Table(title="recall latency (synthetic vectors, 10 per customer, query embedded)")
+    for column in ("memories", "customers", "p50 ms", "p95 ms", "load s", "disk MB", "max RSS MB"):
+        table.add_column(column, justify="right")
+    for latency, disk, rss in latencies:
+        table.add_row(
+            f"{latency.memories:,}",
+            f"{latency.customers:,}",
+            f"{latency.p50_ms:.2f}",
+            f"{latency.p95_ms:.2f}",
+            f"{latency.load_seconds:.0f}",
+            f"{disk:.0f}",
+            f"{rss:.0f}",
+        )
+    out.print(table)
+    table = Table(title="memory writes (real texts, USE embeddings, dedup, SQLite + Chroma)")
+    for column in ("memories", "batched /s", "one at a time /s"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{written.memories:,}",
+        f"{written.batched_per_second:,.0f}",
+        f"{written.single_per_second:,.0f}",
+    )
+    out.print(table)
+
+
+@bench_app.command("locomo")
+def bench_locomo(
+    path: Annotated[Path, typer.Argument(help="locomo10.json (LoCoMo, English)", exists=True)],
+    k: Annotated[int, typer.Option(help="Top k")] = 10,
+) -> None:
+    """Recall of evidence turns on LoCoMo: tomo beside USE cosine and BM25."""
+    from bench.locomo import evaluate, load
+
+    result = evaluate(load(path), shared_encoder(), k=k)
+    table = Table(title=f"LoCoMo evidence recall@{result.k} ({result.questions} questions)")
+    for column in ("evidence", "tomo hybrid", "USE cosine", "BM25"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(result.evidence),
+        f"{result.tomo:.1%}",
+        f"{result.vector_only:.1%}",
+        f"{result.bm25_only:.1%}",
     )
     out.print(table)
 
