@@ -8,6 +8,7 @@ not know, says so and marks the turn unsure.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -164,7 +165,7 @@ class OfflineResponder:
                 return Reply((*opening, say(lines.remembered, memory=memory.text)))
             case IntentKind.QUESTION | IntentKind.STATEMENT | IntentKind.SMALL_TALK:
                 # 「定期便を休みたい」 reads like small talk but asks the FAQ: FAQ first.
-                match = self._faq(persona, intent.topic)
+                match = await self._faq(persona, intent.topic)
                 threshold = (
                     FAQ_MATCH_FOR_QUESTION
                     if intent.kind is IntentKind.QUESTION
@@ -179,9 +180,11 @@ class OfflineResponder:
                 return Reply((*opening, say(lines.acknowledge)))
         raise AssertionError(f"unhandled intent {intent.kind}")  # pragma: no cover
 
-    def _faq(self, persona: Persona, text: str) -> FaqMatch | None:
-        index = self._index(persona)
-        return index.best(text, self._encoder.encode([text])[0])
+    async def _faq(self, persona: Persona, text: str) -> FaqMatch | None:
+        # Embedding is CPU work: off the event loop, or webhooks wait behind it.
+        index = await asyncio.to_thread(self._index, persona)
+        vector = await asyncio.to_thread(self._encoder.encode, [text])
+        return index.best(text, vector[0])
 
 
 def _relevant(memories: Sequence[Recalled]) -> Recalled | None:

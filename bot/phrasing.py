@@ -25,10 +25,11 @@ def speak(
     memories: str = "",
     topic: str = "",
     count: int = 0,
+    when: str = "",
 ) -> str:
     """A line in the persona's voice with its placeholders filled in.
 
-    {you} {me} {brand} always; {memory} {answer} {memories} {topic} {count} where given.
+    {you} {me} {brand} always; {memory} {answer} {memories} {topic} {count} {when} where given.
     """
     return pick(alternatives, seed).format(
         you=persona.voice.addressing(customer_name),
@@ -39,4 +40,5 @@ def speak(
         memories=memories,
         topic=topic,
         count=count,
+        when=when,
     )

@@ -3,6 +3,12 @@
 The same pipeline serves every channel: the terminal chat now, LINE later.
 Memory is written after the reply is delivered, by the memory writer, off the
 reply path; the message is marked pending first, so a crash loses nothing.
+
+One owner holds a conversation at a time. After the customer's own memory
+requests and before the responder, the handoff service looks: while a handoff
+is open the message goes to the staff thread and tomo stays silent; otherwise
+the escalation policy may hand the conversation over (tomo tells the customer
+what happens next and stops). A reply tomo was unsure of hands over too.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.handoff_service import HandoffService, Intercepted
 from bot.intents import IntentKind, classify, worth_remembering
 from bot.memory_control import control_memory
 from bot.memory_writer import MemoryWriter
@@ -35,6 +42,7 @@ class TurnResult:
     replies: tuple[str, ...]
     unsure: bool
     remembered: bool  # what the customer said is being kept as a memory
+    handed_over: bool = False  # a person holds the conversation after this turn
 
 
 class Conversation:
@@ -49,6 +57,7 @@ class Conversation:
         memory_writer: MemoryWriter | None = None,
         recall_k: int = 5,
         history_limit: int = 12,
+        handoffs: HandoffService | None = None,
     ) -> None:
         self._store = store
         self._persona = persona
@@ -56,6 +65,7 @@ class Conversation:
         self.memory_writer = memory_writer or MemoryWriter(store)
         self._recall_k = recall_k
         self._history_limit = history_limit
+        self.handoffs = handoffs
 
     async def handle_text(
         self,
@@ -91,6 +101,16 @@ class Conversation:
             await delivery.deliver(customer_id, control.messages)
             return TurnResult(customer_id, control.messages, False, False)
 
+        handoffs = self.handoffs
+        if handoffs is not None:
+            intercepted = await handoffs.intercept(customer, text, history, persona)
+            if intercepted is not None:
+                await self._say(customer_id, intercepted.messages, delivery)
+                if remember and inbound.id is not None:
+                    self.memory_writer.schedule(customer_id, inbound.id)
+                await handoffs.sync_customer(customer_id)  # the card, or the relay to its thread
+                return TurnResult(customer_id, intercepted.messages, False, remember, True)
+
         name = customer.name
         if intent.kind is IntentKind.NAME_INTRODUCTION and intent.name:
             await store.set_preferred_name(customer_id, intent.name)
@@ -114,10 +134,28 @@ class Conversation:
                 history=history,
             )
         )
+        # tomo said it does not know (and that staff will check): a person takes over.
+        handed: Intercepted | None = None
+        if reply.unsure and handoffs is not None:
+            handed = await handoffs.after_unsure(customer, text, history, persona)
         for message in reply.messages:
             await store.record_message(customer_id, Role.TOMO, message, unsure=reply.unsure)
-        await delivery.deliver(customer_id, reply.messages)
+        messages = reply.messages + (handed.messages if handed else ())
+        if handed is not None:
+            for message in handed.messages:
+                await store.record_message(customer_id, Role.TOMO, message)
+        await delivery.deliver(customer_id, messages)
 
         if remember and inbound.id is not None:
             self.memory_writer.schedule(customer_id, inbound.id)
-        return TurnResult(customer_id, reply.messages, reply.unsure, remember)
+        if handoffs is not None and handed is not None:
+            await handoffs.sync_customer(customer_id)
+        return TurnResult(customer_id, messages, reply.unsure, remember, handed is not None)
+
+    async def _say(self, customer_id: str, messages: Sequence[str], delivery: Delivery) -> None:
+        """Record and deliver what tomo says (nothing at all when there is nothing to say)."""
+        if not messages:
+            return
+        for message in messages:
+            await self._store.record_message(customer_id, Role.TOMO, message)
+        await delivery.deliver(customer_id, messages)

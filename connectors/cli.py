@@ -20,7 +20,10 @@ from bot.chat_model import LlmConfigError
 from connectors.cli_common import err, load_settings, out
 from connectors.customer_cli import customer_app
 from connectors.escalation_cli import bench_escalation, escalation_app
+from connectors.handoff_cli import handoff_app
+from connectors.persona_cli import persona_check
 from connectors.runtime import open_runtime
+from connectors.serve import serve_command, worker_command
 from connectors.terminal import interactive_chat, json_chat
 from memory.embedding import shared_encoder
 from persona.presets import DEMO_BRAND, build_persona, choose_preset
@@ -37,8 +40,12 @@ app = typer.Typer(
 )
 persona_app = typer.Typer(help="The company's persona.", no_args_is_help=True)
 app.add_typer(persona_app, name="persona")
+persona_app.command("check")(persona_check)
 app.add_typer(customer_app, name="customer")
 app.add_typer(escalation_app, name="escalation")
+app.add_typer(handoff_app, name="handoff")
+app.command("serve")(serve_command)
+app.command("worker")(worker_command)
 bench_app = typer.Typer(help="The performance report.", invoke_without_command=True)
 app.add_typer(bench_app, name="bench")
 bench_app.command("escalation")(bench_escalation)
@@ -207,6 +214,7 @@ def bench(context: typer.Context) -> None:
         bench_turn()
         bench_memory()
         bench_escalation()
+        bench_webhook()
 
 
 @bench_app.command("turn")
@@ -228,6 +236,19 @@ def bench_turn(
         f"{timings.max_ms:.1f}",
     )
     out.print(table)
+
+
+@bench_app.command("webhook")
+def bench_webhook(
+    requests: Annotated[int, typer.Option(help="Signed webhook requests to send")] = 500,
+    rate: Annotated[float, typer.Option(help="Requests per second (open loop)")] = 50.0,
+    workers: Annotated[int, typer.Option(help="TOMO_WORKERS of the server")] = 4,
+    separate: Annotated[bool, typer.Option(help="Workers in a `tomo worker` process")] = False,
+) -> None:
+    """LINE webhook acknowledgement latency under load, and one text turn end to end."""
+    from bench.webhook import print_webhook_timings
+
+    print_webhook_timings(out, requests=requests, rate=rate, workers=workers, separate=separate)
 
 
 @bench_app.command("memory")

@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from langchain_core.language_models import BaseChatModel
 
 from bot.chat_model import ChatModelResponder, build_chat_model
+from bot.emotion import EmotionReader
+from bot.escalation_evidence import EscalationChecker
+from bot.escalation_policy import load_policy
 from bot.facts import FactExtractor
+from bot.handoff_service import HandoffConfig, HandoffService
 from bot.memory_writer import MemoryWriter
 from bot.offline import OfflineResponder
 from bot.responder import Responder
 from bot.turn import Conversation
 from connectors.settings import Settings
 from memory.embedding import SentenceEncoder
+from memory.handoffs import HandoffStore
 from memory.store import MemoryStore
 from persona.repository import PersonaRepository
 
@@ -27,6 +33,7 @@ class Runtime:
     personas: PersonaRepository
     responder: Responder
     conversation: Conversation
+    handoffs: HandoffService
 
 
 def _is_offline(settings: Settings) -> bool:
@@ -47,6 +54,25 @@ def build_responder(settings: Settings, encoder: SentenceEncoder) -> Responder:
     if _is_offline(settings):
         return OfflineResponder(encoder)
     return ChatModelResponder(_chat_model(settings), timeout=settings.llm_timeout)
+
+
+def build_handoffs(
+    settings: Settings, store: MemoryStore, personas: PersonaRepository
+) -> HandoffService:
+    """The escalation policy in force and the handoff service around it (no desk yet)."""
+    policy, _ = load_policy(settings.persona_dir)
+    checker = EscalationChecker(
+        policy,
+        store.encoder,
+        EmotionReader(),
+        None if _is_offline(settings) else _chat_model(settings),
+        llm_timeout=settings.llm_timeout,
+    )
+    config = HandoffConfig(
+        hours=settings.business,
+        claim_after=timedelta(minutes=settings.handoff_claim_minutes),
+    )
+    return HandoffService(store, HandoffStore(store.engine), checker, personas.published, config)
 
 
 def build_fact_extractor(settings: Settings) -> FactExtractor | None:
@@ -71,8 +97,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         writer = MemoryWriter(store, build_fact_extractor(settings))
         # Memory writes a crash left unfinished are made good before new turns.
         await writer.recover()
-        conversation = Conversation(store, personas.published, responder, memory_writer=writer)
+        handoffs = build_handoffs(settings, store, personas)
+        conversation = Conversation(
+            store, personas.published, responder, memory_writer=writer, handoffs=handoffs
+        )
         try:
-            yield Runtime(settings, store, personas, responder, conversation)
+            yield Runtime(settings, store, personas, responder, conversation, handoffs)
         finally:
             await writer.drain()

@@ -10,7 +10,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
-from memory import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from memory import (
+    handoffs,  # noqa: F401  (the handoff and staff event tables)
+    models,  # noqa: F401  (registers the tables on SQLModel.metadata)
+    queue,  # noqa: F401  (the inbox and outbox tables)
+)
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",

@@ -98,6 +98,9 @@ class Message(SQLModel, table=True):
     text: str
     unsure: bool = False
     memory_status: MemoryStatus | None = Field(default=None, index=True)
+    line_message_id: str | None = Field(
+        default=None, max_length=64, index=True, description="LINE's id, so an unsend can find it"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
 
 

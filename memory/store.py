@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from memory.customer_memory import CustomerMemory
 from memory.database import open_engine
 from memory.embedding import SentenceEncoder, shared_encoder
+from memory.handoffs import Handoff
 from memory.models import (
     AuditEntry,
     Customer,
@@ -29,7 +31,7 @@ from memory.models import (
     Role,
     utcnow,
 )
-from memory.vectors import VectorStore, open_chroma
+from memory.vectors import VectorStore, open_vectors
 from memory.writes import NewMemory, Remembered, write_memories
 
 
@@ -41,6 +43,14 @@ class ForgetReport:
     messages: int
     memories: int
     vectors_left: int
+
+
+@dataclass(frozen=True)
+class MessageForgotten:
+    """What forgetting one unsent message removed (counts only)."""
+
+    messages: int
+    memories: int
 
 
 class MemoryStore:
@@ -64,8 +74,9 @@ class MemoryStore:
     ) -> AsyncIterator[MemoryStore]:
         engine = await open_engine(database_url)
         try:
-            client = await asyncio.to_thread(open_chroma, data_dir, chroma_url)
-            vectors = await asyncio.to_thread(VectorStore, client, shards, encoder_threads)
+            vectors = await asyncio.to_thread(
+                open_vectors, data_dir, chroma_url, shards, encoder_threads
+            )
             yield cls(engine, vectors, shared_encoder(encoder_threads))
         finally:
             await engine.dispose()
@@ -228,6 +239,7 @@ class MemoryStore:
             messages = await session.exec(
                 delete(Message).where(col(Message.customer_id) == customer_id)
             )
+            await session.exec(delete(Handoff).where(col(Handoff.customer_id) == customer_id))
             await session.exec(delete(Customer).where(col(Customer.id) == customer_id))
             await session.commit()
         left = await self.memory(customer_id).vector_count()
@@ -240,6 +252,99 @@ class MemoryStore:
             detail=f"messages={report.messages} memories={report.memories}",
         )
         return report
+
+    # -- LINE: which stored message a LINE message is, and who follows ------------
+
+    async def set_line_message_id(self, message_id: int, line_message_id: str) -> None:
+        """Note the LINE message id a stored message came from (so it can be unsent)."""
+        async with AsyncSession(self.engine) as session:
+            await session.exec(
+                update(Message)
+                .where(col(Message.id) == message_id)
+                .values(line_message_id=line_message_id)
+            )
+            await session.commit()
+
+    async def link_line_message(self, customer_id: str, text: str, line_message_id: str) -> bool:
+        """Tag the customer's newest untagged message with this text with its LINE id."""
+        async with AsyncSession(self.engine) as session:
+            found = await session.exec(
+                select(Message.id)
+                .where(
+                    col(Message.customer_id) == customer_id,
+                    col(Message.role) == Role.CUSTOMER,
+                    col(Message.text) == text,
+                    col(Message.line_message_id).is_(None),
+                )
+                .order_by(col(Message.id).desc())
+                .limit(1)
+            )
+            message_id = found.first()
+        if message_id is None:
+            return False
+        await self.set_line_message_id(message_id, line_message_id)
+        return True
+
+    async def line_message(self, customer_id: str, line_message_id: str) -> Message | None:
+        """The customer's stored message that came from this LINE message."""
+        async with AsyncSession(self.engine) as session:
+            rows = await session.exec(
+                select(Message).where(
+                    col(Message.customer_id) == customer_id,
+                    col(Message.line_message_id) == line_message_id,
+                )
+            )
+            return rows.first()
+
+    async def forget_line_message(self, customer_id: str, line_message_id: str) -> MessageForgotten:
+        """Forget a message the customer unsent, and every memory made from it (and vectors)."""
+        message = await self.line_message(customer_id, line_message_id)
+        if message is None or message.id is None:
+            return MessageForgotten(0, 0)
+        async with AsyncSession(self.engine) as session:
+            made = await session.exec(
+                select(MemoryRecord.id).where(
+                    col(MemoryRecord.customer_id) == customer_id,
+                    col(MemoryRecord.source_message_id) == message.id,
+                )
+            )
+            memory_ids = list(made.all())
+        memories = await self.memory(customer_id).forget(memory_ids)
+        async with AsyncSession(self.engine) as session:
+            await session.exec(
+                delete(Message).where(
+                    col(Message.id) == message.id, col(Message.customer_id) == customer_id
+                )
+            )
+            await session.commit()
+        return MessageForgotten(1, memories)
+
+    async def set_customer_active(
+        self, customer_id: str, active: bool, *, display_name: str | None = None
+    ) -> bool:
+        """Mark a customer following (active) or blocking (inactive); False if unknown.
+
+        `last_seen_at` becomes now, so an unfollow's date is kept for retention.
+        """
+        values: dict[str, Any] = {"active": active, "last_seen_at": utcnow()}
+        if display_name:
+            values["display_name"] = display_name
+        async with AsyncSession(self.engine) as session:
+            result = await session.exec(
+                update(Customer).where(col(Customer.id) == customer_id).values(values)
+            )
+            await session.commit()
+        return bool(result.rowcount)
+
+    async def inactive_customer_ids(self, *, before: datetime) -> list[str]:
+        """Customers inactive (unfollowed) since before `before`."""
+        async with AsyncSession(self.engine) as session:
+            rows = await session.exec(
+                select(Customer.id).where(
+                    col(Customer.active).is_(False), col(Customer.last_seen_at) < before
+                )
+            )
+            return list(rows.all())
 
     async def health(self) -> dict[str, str]:
         """A cheap check of both stores."""

@@ -12,6 +12,7 @@ Every call names the customer, and what comes back is checked against it.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -61,6 +62,22 @@ def open_chroma(data_dir: Path, url: str | None) -> Any:
     path = data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+def open_vectors(data_dir: Path, url: str | None, shards: int, threads: int | None) -> VectorStore:
+    """Open Chroma and its collections, one process at a time per data folder.
+
+    Two processes opening a new folder at once (tomo serve + tomo worker) race
+    in Chroma's schema and collection set-up ("table collections already
+    exists"); the first creates them while the other waits on the lock.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "chroma.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return VectorStore(open_chroma(data_dir, url), shards, threads)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class VectorStore:

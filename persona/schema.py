@@ -106,7 +106,8 @@ class Lines(_Frozen):
     Each field is a list of alternatives. Placeholders: {you} (the form of
     address), {me} (first person), {memory} (a customer's own words, quoted),
     {answer} (an FAQ answer), {brand} (the brand name), {memories} (a list of
-    what tomo remembers), {topic} and {count} (what was forgotten).
+    what tomo remembers), {topic} and {count} (what was forgotten), {when} (when
+    staff will answer, outside business hours).
     """
 
     greeting: tuple[str, ...] = Field(min_length=1)
@@ -163,6 +164,30 @@ class Lines(_Frozen):
         default=(),
         description="Welcoming back someone who unblocked the account or was known before; "
         "without it, greeting_returning is used",
+    )
+    handoff: tuple[str, ...] = Field(
+        default=(),
+        description="Telling the customer, honestly, that a person (staff) takes over now "
+        "and will answer in this chat; without it, a neutral line of the register is used",
+    )
+    handoff_after_hours: tuple[str, ...] = Field(
+        default=(),
+        description="The same outside business hours, saying when staff will answer; "
+        "uses {when} (e.g. 明日の9時)",
+    )
+    handoff_when: tuple[str, ...] = Field(
+        default=(),
+        description="A short addition outside business hours (after an unsure answer or a "
+        "care message): when staff will answer; uses {when}",
+    )
+    handoff_reassure: tuple[str, ...] = Field(
+        default=(),
+        description="Said once when nobody has taken the handoff in time: the customer has "
+        "not been forgotten",
+    )
+    staff_reply_suggestion: tuple[str, ...] = Field(
+        default=(),
+        description="A first reply staff may send from the handoff card, in this voice",
     )
 
 

@@ -16,6 +16,7 @@ PLACEHOLDERS: dict[str, object] = {
     "memories": "・猫はミルク",
     "topic": "猫",
     "count": 1,
+    "when": "明日の9時",
 }
 
 
