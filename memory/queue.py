@@ -434,14 +434,8 @@ class EventQueue:
         return removed
 
     async def forget_customer(self, customer_id: str) -> int:
-        """Remove every inbox and outbox row of a customer (their data is being forgotten)."""
-        removed = await self._update(
-            delete(InboxEvent).where(col(InboxEvent.customer_id) == customer_id)
-        )
-        removed += await self._update(
-            delete(OutboxMessage).where(col(OutboxMessage.customer_id) == customer_id)
-        )
-        return removed
+        """Remove what the inbox and outbox keep of a customer who is being forgotten."""
+        return await forget_queued(self._engine, customer_id)
 
     # -- helpers -------------------------------------------------------------
 
@@ -484,3 +478,30 @@ __all__ = [
     "OutboxStatus",
     "QueueCounts",
 ]
+
+
+async def forget_queued(engine: AsyncEngine, customer_id: str) -> int:
+    """Forget a customer in the inbox and outbox; returns how many rows were touched.
+
+    Finished inbox rows keep only their event id (so a redelivery is still
+    recognised) and lose the customer and the payload; finished outbox rows are
+    deleted. Work still pending — a message that arrived after the request to
+    forget, a reply on its way — is left to be handled, never silently dropped.
+    """
+    async with engine.begin() as connection:
+        inbox = await connection.execute(
+            update(InboxEvent)
+            .where(
+                col(InboxEvent.customer_id) == customer_id,
+                col(InboxEvent.status) != InboxStatus.PENDING,
+            )
+            .values(customer_id="", payload="")
+        )
+        outbox = await connection.execute(
+            delete(OutboxMessage).where(
+                col(OutboxMessage.customer_id) == customer_id,
+                col(OutboxMessage.status) != OutboxStatus.PENDING,
+            )
+        )
+        await connection.execute(delete(InboxLane).where(col(InboxLane.customer_id) == customer_id))
+    return _rowcount(inbox) + _rowcount(outbox)

@@ -31,6 +31,7 @@ from memory.models import (
     Role,
     utcnow,
 )
+from memory.queue import forget_queued
 from memory.vectors import VectorStore, open_vectors
 from memory.writes import NewMemory, Remembered, write_memories
 
@@ -242,6 +243,7 @@ class MemoryStore:
             await session.exec(delete(Handoff).where(col(Handoff.customer_id) == customer_id))
             await session.exec(delete(Customer).where(col(Customer.id) == customer_id))
             await session.commit()
+        await forget_queued(self.engine, customer_id)
         left = await self.memory(customer_id).vector_count()
         report = ForgetReport(customer_id, int(messages.rowcount or 0), memories, left)
         await self.audit(

@@ -10,7 +10,7 @@ import pytest
 
 from memory.database import default_database_url, open_engine
 from memory.models import utcnow
-from memory.queue import EventQueue, InboxStatus, NewEvent, QueueCounts
+from memory.queue import EventQueue, InboxStatus, NewEvent
 
 
 @pytest.fixture
@@ -57,8 +57,13 @@ async def test_pruning_forgets_old_finished_rows_but_never_pending_ones(queue: E
     assert await queue.event("waiting") is not None
 
 
-async def test_forgetting_a_customer_removes_their_inbox_and_outbox_rows(queue: EventQueue) -> None:
-    await queue.add([_event("a1"), _event("b1", "bob")])
+async def test_forgetting_a_customer_keeps_only_event_ids_of_finished_work(
+    queue: EventQueue,
+) -> None:
+    await queue.add([_event("a1"), _event("a2"), _event("b1", "bob")])
+    handled = await queue.next_event("alice")
+    assert handled is not None and handled.id is not None
+    await queue.finish(handled.id)
     await queue.enqueue(
         channel="line",
         customer_id="alice",
@@ -66,12 +71,19 @@ async def test_forgetting_a_customer_removes_their_inbox_and_outbox_rows(queue: 
         batches=['[{"type": "text"}]'],
         reply_token="rt",
     )
+    (sent,) = await queue.outbox("alice")
+    assert sent.id is not None
+    await queue.mark_sent(sent.id, via="reply", status=200)
 
     assert await queue.forget_customer("alice") == 2
 
-    assert await queue.counts() == QueueCounts(
-        inbox_pending=1, inbox_failed=0, outbox_pending=0, outbox_failed=0
-    )
+    forgotten = await queue.event("a1")
+    assert forgotten is not None  # a redelivery of it is still recognised
+    assert (forgotten.customer_id, forgotten.payload) == ("", "")
+    assert await queue.outbox("alice") == []
+    waiting = await queue.event("a2")  # arrived after the request: still answered
+    assert waiting is not None and waiting.customer_id == "alice"
+    assert await queue.add([_event("a1")]) == 0
 
 
 async def test_every_outbox_row_gets_its_own_retry_key_and_only_the_first_the_reply_token(
