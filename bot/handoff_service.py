@@ -27,19 +27,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
-
-from bot.business_hours import BusinessHours, WhenWords, say_when
+from bot.business_hours import BusinessHours, say_when
 from bot.escalation import Decision, EscalationContext, Turn
 from bot.escalation import HandoffState as OwnerState
 from bot.escalation_evidence import EscalationChecker
-from bot.escalation_policy import Priority, Reason
+from bot.escalation_policy import Priority
 from bot.handoff import (
-    CardMessage,
     CustomerMessenger,
     DeskThread,
     DeskUnavailable,
@@ -49,15 +44,16 @@ from bot.handoff import (
     Holder,
     PostKind,
     StaffDesk,
-    StaffMember,
     ThreadPost,
     next_step,
 )
+from bot.handoff_card import build_card
+from bot.handoff_words import handoff_words, persona_lines
 from bot.phrasing import speak
 from memory.handoffs import Handoff, HandoffState, HandoffStore
 from memory.models import Customer, Message, Role, utcnow
 from memory.store import MemoryStore
-from persona.schema import Persona, Register
+from persona.schema import Persona
 
 log = logging.getLogger(__name__)
 
@@ -78,47 +74,6 @@ class HandoffConfig:
 
 
 @dataclass(frozen=True)
-class HandoffWords:
-    """The neutral words of `bot/data/handoff.yaml`."""
-
-    fallback: dict[str, dict[str, tuple[str, ...]]]  # register → line name → alternatives
-    when: WhenWords
-    note_prefixes: tuple[str, ...]
-
-
-@cache
-def handoff_words() -> HandoffWords:
-    raw: Any = yaml.safe_load(
-        resources.files("bot").joinpath("data", "handoff.yaml").read_text(encoding="utf-8")
-    )
-    when = raw["when"]
-    return HandoffWords(
-        fallback={
-            register: {name: tuple(lines) for name, lines in by_name.items()}
-            for register, by_name in raw["fallback_lines"].items()
-        },
-        when=WhenWords(
-            today=when["today"],
-            tomorrow=when["tomorrow"],
-            weekday=when["weekday"],
-            day_names=tuple(when["day_names"]),
-            time_format=when["time_format"],
-            time_format_minutes=when["time_format_minutes"],
-        ),
-        note_prefixes=tuple(raw["staff_note_prefixes"]),
-    )
-
-
-def persona_lines(persona: Persona, name: str) -> tuple[str, ...]:
-    """The persona's lines of that name, else the neutral ones of its register."""
-    own: tuple[str, ...] = getattr(persona.lines, name)
-    if own:
-        return own
-    register = Register(persona.voice.politeness).value
-    return handoff_words().fallback[register][name]
-
-
-@dataclass(frozen=True)
 class Intercepted:
     """The turn stops here: what tomo says now (possibly nothing) and the open handoff."""
 
@@ -131,7 +86,6 @@ class Intercepted:
 class UpkeepReport:
     synced: int = 0
     repinged: int = 0
-    staff_events: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -428,54 +382,17 @@ class HandoffService:
 
     async def card(self, handoff: Handoff) -> tuple[HandoffCard, int | None]:
         """The card for a handoff, and the newest message id it shows."""
-        config = self.config
-        customer = await self.store.customer(handoff.customer_id)
-        messages = await self.store.recent_messages(handoff.customer_id, config.card_messages)
-        memory = self.store.memory(handoff.customer_id)
-        said = [m.text for m in messages if m.role is Role.CUSTOMER]
-        recalled = (
-            await memory.recall(said[-1], config.card_memories)
-            if said
-            else await memory.recent(config.card_memories)
-        )
-        persona = self.persona()
-        suggestion = speak(
-            persona,
-            persona_lines(persona, "staff_reply_suggestion"),
-            seed=handoff.id,
-            customer_name=customer.name if customer else None,
-        )
         now = self.clock()
-        card = HandoffCard(
-            handoff_id=handoff.id,
-            customer_id=handoff.customer_id,
-            customer_name=customer.name if customer else None,
-            channel=customer.channel if customer else "unknown",
-            known_since=customer.created_at if customer else handoff.created_at,
+        expected = self.staff_expected(handoff.created_at) if handoff.after_hours else None
+        return await build_card(
+            self.store,
+            self.persona(),
+            handoff,
             now=now,
-            state=handoff.state,
-            reasons=tuple(Reason(reason) for reason in handoff.reason_list),
-            priority=Priority(handoff.priority),
-            findings=tuple(line for line in handoff.findings.splitlines() if line),
-            messages=tuple(CardMessage(m.role.value, m.text, m.created_at) for m in messages),
-            memories=tuple(item.text for item in recalled),
-            claimed_by=(
-                StaffMember(handoff.claimed_by, handoff.claimed_by_name)
-                if handoff.claimed_by
-                else None
-            ),
-            closed_by=(
-                StaffMember(handoff.closed_by, handoff.closed_by_name)
-                if handoff.closed_by
-                else None
-            ),
-            staff_expected=(
-                self.staff_expected(handoff.created_at) if handoff.after_hours else None
-            ),
-            suggested_reply=suggestion if handoff.is_open else None,
+            staff_expected=expected,
+            messages=self.config.card_messages,
+            memories=self.config.card_memories,
         )
-        newest = max((m.id for m in messages if m.id is not None), default=None)
-        return card, newest
 
     # -- the periodic task -----------------------------------------------------------------
 

@@ -34,8 +34,9 @@ from bot.handoff import (
     ThreadPost,
     next_step,
 )
-from bot.handoff_service import HandoffService, handoff_words, holder, persona_lines
-from bot.phrasing import speak
+from bot.handoff_card import suggested_reply
+from bot.handoff_service import HandoffService, holder
+from bot.handoff_words import handoff_words
 from memory.handoffs import Handoff, HandoffState
 from memory.models import Author, MemoryKind, Role
 from persona.tone import check_tone
@@ -91,12 +92,8 @@ class StaffActions:
         if handoff is None:
             return IGNORED
         customer = await self._service.store.customer(handoff.customer_id)
-        persona = self._service.persona()
-        text = speak(
-            persona,
-            persona_lines(persona, "staff_reply_suggestion"),
-            seed=handoff.id,
-            customer_name=customer.name if customer else None,
+        text = suggested_reply(
+            self._service.persona(), handoff, customer.name if customer else None
         )
         return await self._say(handoff, staff, text, announce=True)
 

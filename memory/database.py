@@ -7,13 +7,15 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from memory import (
-    handoffs,  # noqa: F401  (the handoff and staff event tables)
+    handoffs,  # noqa: F401  (handoffs to staff)
     models,  # noqa: F401  (registers the tables on SQLModel.metadata)
     queue,  # noqa: F401  (the inbox and outbox tables)
+    staff_events,  # noqa: F401  (what staff sent from Slack)
 )
 
 _ASYNC_DRIVERS = {
@@ -54,6 +56,22 @@ async def open_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(target, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
+    await _create_tables(engine)
     return engine
+
+
+async def _create_tables(engine: AsyncEngine) -> None:
+    """create_all, safe when two processes start on a new database at once.
+
+    `tomo serve` and `tomo worker` started together both see a table missing and
+    both create it; the loser gets "already exists". Trying again then finds
+    everything there.
+    """
+    for attempt in range(3):
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(SQLModel.metadata.create_all)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as error:
+            if "already exists" not in str(error) or attempt == 2:
+                raise

@@ -1,4 +1,4 @@
-"""Handoffs to staff, and what the staff side sent us: persisted, so a restart loses nothing.
+"""Handoffs to staff: persisted, so a restart loses nothing.
 
 - `Handoff`: one row per time a conversation went to a person. While it is
   open (waiting for staff, or with a named staff member) the bot does not
@@ -7,13 +7,13 @@
   remembers where its card is in Slack (channel and thread), which customer
   messages have reached that thread (`relayed_through`), and the timers and
   flags of the claim deadline (re-ping once, tell the customer once).
-- `StaffEvent`: one row per request the staff side sent (a Slack event or a
-  button click), keyed by the platform's own id. A retried or duplicated
-  request hits the unique key and is not handled twice; a request whose
-  handling a crash cut short is still pending and handled again later.
 
-No message text is stored here: what was said lives in `message`, so
-forgetting a customer also forgets what their handoffs were about.
+What the staff side sent (Slack events and clicks) is kept in
+`memory/staff_events.py`.
+
+What was said lives in `message`; a handoff keeps only its reasons and the
+few words that showed them (findings). Forgetting a customer deletes their
+handoffs too (`MemoryStore.forget_customer`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index, func, or_, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -151,28 +150,6 @@ class Handoff(SQLModel, table=True):
             "repinged": self.repinged_at is not None,
             "customer_reassured": self.customer_reassured_at is not None,
         }
-
-
-class StaffEventStatus(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class StaffEvent(SQLModel, table=True):
-    """One request from the staff side (Slack), recorded before it is acknowledged."""
-
-    __tablename__ = "staff_event"
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=200, unique=True, description="The platform's id of the request")
-    kind: str = Field(max_length=32)
-    payload: str = Field(description="The request as JSON; emptied once handled")
-    status: StaffEventStatus = Field(default=StaffEventStatus.PENDING, index=True)
-    attempts: int = 0
-    retry_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 def _rowcount(result: Any) -> int:
@@ -385,89 +362,6 @@ class HandoffStore:
         """Remove the customer's handoffs (their data is being forgotten)."""
         return await self._update(delete(Handoff).where(col(Handoff.customer_id) == customer_id))
 
-    # -- staff events ---------------------------------------------------------
-
-    async def receive(self, key: str, kind: str, payload: str, *, retry_at: datetime) -> bool:
-        """Record a staff-side request before it is acknowledged; False if seen before.
-
-        `retry_at`: when the request is handled again if nothing marked it done
-        by then (the process handling it died).
-        """
-        row = {
-            "key": key,
-            "kind": kind,
-            "payload": payload,
-            "status": StaffEventStatus.PENDING,
-            "attempts": 0,
-            "retry_at": retry_at,
-            "received_at": utcnow(),
-        }
-        target = SQLModel.metadata.tables[str(StaffEvent.__tablename__)]
-        name = self._engine.dialect.name
-        if name == "sqlite":
-            insert: Any = sqlite.insert(target)
-        elif name == "postgresql":
-            insert = postgresql.insert(target)
-        else:
-            raise NotImplementedError(f"staff events support SQLite and PostgreSQL, not {name}")
-        statement = (
-            insert.values([row])
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(target.c.key)
-        )
-        async with self._engine.begin() as connection:
-            result = await connection.execute(statement)
-            return len(result.fetchall()) == 1
-
-    async def staff_event(self, key: str) -> StaffEvent | None:
-        async with AsyncSession(self._engine) as session:
-            rows = await session.exec(select(StaffEvent).where(col(StaffEvent.key) == key))
-            return rows.first()
-
-    async def take_staff_event(self, key: str, *, now: datetime, until: datetime) -> bool:
-        """Take a pending request to handle it now (until `until`); False if another has it."""
-        taken = await self._update(
-            update(StaffEvent)
-            .where(
-                col(StaffEvent.key) == key,
-                col(StaffEvent.status) == StaffEventStatus.PENDING,
-                col(StaffEvent.retry_at) <= now,
-            )
-            .values(retry_at=until, attempts=StaffEvent.attempts + 1)
-        )
-        return taken == 1
-
-    async def finish_staff_event(self, key: str, *, failed: bool = False) -> None:
-        status = StaffEventStatus.FAILED if failed else StaffEventStatus.DONE
-        await self._update(
-            update(StaffEvent)
-            .where(col(StaffEvent.key) == key)
-            .values(status=status, payload="", finished_at=utcnow())
-        )
-
-    async def due_staff_events(self, now: datetime, *, limit: int = 50) -> list[StaffEvent]:
-        """Pending requests nobody is handling (a crash cut them short), oldest first."""
-        async with AsyncSession(self._engine) as session:
-            rows = await session.exec(
-                select(StaffEvent)
-                .where(
-                    col(StaffEvent.status) == StaffEventStatus.PENDING,
-                    col(StaffEvent.retry_at) <= now,
-                )
-                .order_by(col(StaffEvent.id))
-                .limit(limit)
-            )
-            return list(rows.all())
-
-    async def prune(self, before: datetime) -> int:
-        """Drop handled staff events older than `before` (Slack retries within minutes)."""
-        return await self._update(
-            delete(StaffEvent).where(
-                col(StaffEvent.status) != StaffEventStatus.PENDING,
-                col(StaffEvent.finished_at) < before,
-            )
-        )
-
     async def _update(self, statement: Any) -> int:
         async with self._engine.begin() as connection:
             result = await connection.execute(statement)
@@ -481,6 +375,4 @@ __all__ = [
     "Handoff",
     "HandoffState",
     "HandoffStore",
-    "StaffEvent",
-    "StaffEventStatus",
 ]

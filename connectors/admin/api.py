@@ -194,7 +194,7 @@ def api_router(auth: AdminAuth, desk: PersonaDesk) -> APIRouter:
     async def list_handoffs(
         state: Annotated[Literal["open", "with_staff", "resolved"] | None, Query()] = None,
     ) -> list[dict[str, Any]]:
-        return await handoffs.list_handoffs(state)
+        return await handoffs.list_handoffs(desk.runtime, state)
 
     # -- persona ---------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ def add_customer_pages(router: APIRouter, pages: Pages, desk: PersonaDesk) -> No
             "dashboard.html",
             session,
             numbers=numbers,
-            reasons=await handoffs.handoffs_per_reason(),
+            reasons=await handoffs.handoffs_per_reason(desk.runtime),
             nav="dashboard",
         )
 
@@ -122,6 +122,6 @@ def add_customer_pages(router: APIRouter, pages: Pages, desk: PersonaDesk) -> No
             "handoffs.html",
             session,
             state=state,
-            handoffs=await handoffs.list_handoffs(state),
+            handoffs=await handoffs.list_handoffs(desk.runtime, state),
             nav="handoffs",
         )

@@ -27,6 +27,7 @@ from connectors.settings import Settings
 from connectors.slack.client import SlackApi, web_client
 from connectors.slack.desk import SlackDesk
 from connectors.slack.events import SlackInbound, build_bolt_app
+from memory.staff_events import StaffEventStore
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,10 @@ async def open_slack(
         )
         desk = SlackDesk(SlackApi(client), channel, settings.business.zone)
         inbound = SlackInbound(
-            service.handoffs, StaffActions(service), clock=lambda: service.clock()
+            service.handoffs,
+            StaffEventStore(service.store.engine),
+            StaffActions(service),
+            clock=lambda: service.clock(),
         )
         bolt = build_bolt_app(
             client=client,
@@ -145,8 +149,8 @@ async def handoff_upkeep(
             try:
                 await handoff_upkeep_once(service, slack)
                 rounds += 1
-                if rounds % 240 == 1:
-                    await service.handoffs.prune(service.clock() - STAFF_EVENTS_KEPT)
+                if slack is not None and rounds % 240 == 1:
+                    await slack.inbound.events.prune(service.clock() - STAFF_EVENTS_KEPT)
             except Exception:
                 log.exception("handoff upkeep failed; trying again")
             with contextlib.suppress(TimeoutError):

@@ -32,8 +32,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.handoff import StaffMember
 from bot.staff_actions import StaffActions
 from connectors.slack.card import ACTIONS, BACK_TO_BOT, CLAIM, RESOLVE, SEND_SUGGESTION, unescape
-from memory.handoffs import HandoffStore, StaffEvent, StaffEventStatus
+from memory.handoffs import HandoffStore
 from memory.models import utcnow
+from memory.staff_events import StaffEvent, StaffEventStatus, StaffEventStore
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class SlackInbound:
     def __init__(
         self,
         handoffs: HandoffStore,
+        events: StaffEventStore,
         actions: StaffActions,
         *,
         clock: Callable[[], datetime] = utcnow,
@@ -118,6 +120,7 @@ class SlackInbound:
         max_attempts: int = 5,
     ) -> None:
         self._handoffs = handoffs
+        self.events = events
         self._actions = actions
         self._clock = clock
         self._lease = lease
@@ -130,7 +133,7 @@ class SlackInbound:
             if await self._handoffs.by_thread(wrote["channel"], wrote["thread_ts"]) is None:
                 return None  # a thread that is not a handoff's: nothing to keep
         payload = json.dumps(recorded.payload, ensure_ascii=False)
-        return await self._handoffs.receive(
+        return await self.events.receive(
             recorded.key, recorded.kind, payload, retry_at=self._clock() + self._lease
         )
 
@@ -140,7 +143,7 @@ class SlackInbound:
         The record's `retry_at` (set when it was recorded) keeps `recover`
         away from it meanwhile.
         """
-        stored = await self._handoffs.staff_event(key)
+        stored = await self.events.event(key)
         if stored is None or stored.status is not StaffEventStatus.PENDING:
             return
         await self._run(stored)
@@ -148,13 +151,11 @@ class SlackInbound:
     async def recover(self) -> int:
         """Handle requests a crash (or a failure) left pending; returns how many were tried."""
         tried = 0
-        for stored in await self._handoffs.due_staff_events(self._clock()):
+        for stored in await self.events.due(self._clock()):
             now = self._clock()
-            if not await self._handoffs.take_staff_event(
-                stored.key, now=now, until=now + self._lease
-            ):
+            if not await self.events.take(stored.key, now=now, until=now + self._lease):
                 continue  # another process took it
-            taken = await self._handoffs.staff_event(stored.key)
+            taken = await self.events.event(stored.key)
             if taken is not None:
                 await self._run(taken)
                 tried += 1
@@ -167,9 +168,9 @@ class SlackInbound:
             log.exception("a Slack request failed; it is tried again later")
             if stored.attempts >= self._max_attempts:
                 log.error("gave up on a Slack request after %d attempts", stored.attempts)
-                await self._handoffs.finish_staff_event(stored.key, failed=True)
+                await self.events.finish(stored.key, failed=True)
             return
-        await self._handoffs.finish_staff_event(stored.key)
+        await self.events.finish(stored.key)
 
     async def _apply(self, kind: str, payload: dict[str, Any]) -> None:
         actions = self._actions

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.business_hours import BusinessHours, say_when
-from bot.handoff_service import handoff_words
+from bot.handoff_words import handoff_words
 
 TOKYO_WEEKDAYS = BusinessHours.parse("09:00-18:00", "mon-fri", "Asia/Tokyo")
 

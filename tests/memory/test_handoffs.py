@@ -1,10 +1,9 @@
-"""The handoff and staff event tables: one open handoff per customer, each request once."""
+"""The handoff table: one open handoff per customer, changes only from the state expected."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from memory.database import default_database_url, open_engine
-from memory.handoffs import HandoffState, HandoffStore, StaffEventStatus
+from memory.handoffs import HandoffState, HandoffStore
 from memory.models import Customer, Message, Role, utcnow
 
 
@@ -96,30 +95,6 @@ async def test_the_admin_filters_find_open_and_with_staff_handoffs(store: Handof
     with pytest.raises(ValueError, match="unknown handoff state"):
         await store.find("lost")
     assert await store.count_per_reason() == {"money_contract": 3}
-
-
-async def test_a_staff_request_is_recorded_once(store: HandoffStore) -> None:
-    later = utcnow() + timedelta(minutes=1)
-
-    first = await store.receive("event:Ev1", "wrote", "{}", retry_at=later)
-    again = await store.receive("event:Ev1", "wrote", "{}", retry_at=later)
-
-    assert (first, again) == (True, False)
-
-
-async def test_a_pending_staff_request_is_taken_by_one_process_at_a_time(
-    store: HandoffStore,
-) -> None:
-    now = utcnow()
-    await store.receive("event:Ev1", "wrote", '{"text": "秘密"}', retry_at=now)
-
-    first = await store.take_staff_event("event:Ev1", now=now, until=now + timedelta(minutes=1))
-    second = await store.take_staff_event("event:Ev1", now=now, until=now + timedelta(minutes=1))
-    await store.finish_staff_event("event:Ev1")
-
-    assert (first, second) == (True, False)
-    done = await store.staff_event("event:Ev1")
-    assert done is not None and (done.status, done.payload) == (StaffEventStatus.DONE, "")
 
 
 async def test_the_desk_is_behind_on_a_new_handoff_and_on_unrelayed_messages(

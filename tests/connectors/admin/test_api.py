@@ -196,9 +196,24 @@ async def test_forgetting_another_customers_memory_is_404(admin: Admin) -> None:
 # -- handoffs -----------------------------------------------------------------------------
 
 
-async def test_handoffs_are_an_empty_list_until_handoffs_exist(admin: Admin) -> None:
+async def test_no_handoffs_is_an_empty_list(admin: Admin) -> None:
     response = await admin.client.get("/api/handoffs", params={"state": "open"}, headers=BEARER)
     assert (response.status_code, response.json()) == (200, [])
+
+
+async def test_an_escalated_conversation_is_listed_as_an_open_handoff(admin: Admin) -> None:
+    await admin.say("U-angry", "スタッフの人と話したいです")
+
+    response = await admin.client.get("/api/handoffs", params={"state": "open"}, headers=BEARER)
+    resolved = await admin.client.get(
+        "/api/handoffs", params={"state": "resolved"}, headers=BEARER
+    )
+
+    assert response.status_code == 200
+    (handoff,) = response.json()
+    assert handoff["customer_id"] == "U-angry"
+    assert "human_request" in handoff["reasons"]
+    assert resolved.json() == []
 
 
 async def test_an_unknown_handoff_state_is_a_validation_error(admin: Admin) -> None:

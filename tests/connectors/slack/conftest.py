@@ -144,7 +144,7 @@ class Desk:
         await self.tomo.idle()
 
     async def _no_staff_event_pending(self) -> bool:
-        return not await self.service.handoffs.due_staff_events(utcnow() + timedelta(days=1))
+        return not await self.side.inbound.events.due(utcnow() + timedelta(days=1))
 
     async def upkeep(self) -> None:
         await handoff_upkeep_once(self.service, self.side)

@@ -11,7 +11,7 @@ from bot.handoff import StaffMember
 from bot.staff_actions import StaffActions
 from connectors.settings import Settings
 from connectors.slack.events import Recorded
-from memory.handoffs import StaffEventStatus
+from memory.staff_events import StaffEventStatus
 from tests.conftest import publish_preset
 from tests.connectors.line.conftest import LineFake, line_settings_for, open_tomo
 from tests.connectors.slack.conftest import Desk, SlackFake
@@ -48,7 +48,7 @@ async def test_a_bad_signature_gets_401_and_nothing_is_kept(desk: Desk) -> None:
     response = await desk.client.post("/slack/events", content=raw, headers=headers)
 
     assert response.status_code == 401
-    assert await desk.service.handoffs.staff_event(f"event:{body['event_id']}") is None
+    assert await desk.side.inbound.events.event(f"event:{body['event_id']}") is None
     assert len(desk.line.texts_to(user)) == 1
 
 
@@ -82,7 +82,7 @@ async def test_a_reply_in_a_thread_that_is_not_a_handoff_is_ignored(desk: Desk) 
     response = await desk.client.post("/slack/events", content=raw, headers=headers)
 
     assert response.status_code == 200
-    assert await desk.service.handoffs.staff_event(f"event:{body['event_id']}") is None
+    assert await desk.side.inbound.events.event(f"event:{body['event_id']}") is None
 
 
 async def test_the_apps_own_and_other_bots_messages_are_not_sent_to_customers(
@@ -117,7 +117,7 @@ async def test_a_slack_request_a_crash_left_pending_is_handled_later(desk: Desk)
     await desk.upkeep()
 
     assert desk.line.texts_to(user)[-1] == "お待たせ、確認したよ"
-    stored = await desk.service.handoffs.staff_event("event:EvCRASHED01")
+    stored = await desk.side.inbound.events.event("event:EvCRASHED01")
     assert stored is not None and stored.status is StaffEventStatus.DONE
 
 

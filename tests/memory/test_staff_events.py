@@ -1,0 +1,58 @@
+"""The staff event table: each request from Slack once, taken by one process at a time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from memory.database import default_database_url, open_engine
+from memory.models import utcnow
+from memory.staff_events import StaffEventStatus, StaffEventStore
+
+
+@pytest.fixture
+async def events(tmp_path: Path) -> AsyncIterator[StaffEventStore]:
+    engine = await open_engine(default_database_url(tmp_path))
+    try:
+        yield StaffEventStore(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_staff_request_is_recorded_once(events: StaffEventStore) -> None:
+    later = utcnow() + timedelta(minutes=1)
+
+    first = await events.receive("event:Ev1", "wrote", "{}", retry_at=later)
+    again = await events.receive("event:Ev1", "wrote", "{}", retry_at=later)
+
+    assert (first, again) == (True, False)
+
+
+async def test_a_pending_staff_request_is_taken_by_one_process_at_a_time(
+    events: StaffEventStore,
+) -> None:
+    now = utcnow()
+    await events.receive("event:Ev1", "wrote", '{"text": "秘密"}', retry_at=now)
+
+    first = await events.take("event:Ev1", now=now, until=now + timedelta(minutes=1))
+    second = await events.take("event:Ev1", now=now, until=now + timedelta(minutes=1))
+    await events.finish("event:Ev1")
+
+    assert (first, second) == (True, False)
+    done = await events.event("event:Ev1")
+    assert done is not None and (done.status, done.payload) == (StaffEventStatus.DONE, "")
+
+
+async def test_handled_requests_are_pruned_pending_ones_kept(events: StaffEventStore) -> None:
+    now = utcnow()
+    await events.receive("event:done", "wrote", "{}", retry_at=now)
+    await events.receive("event:pending", "wrote", "{}", retry_at=now)
+    await events.finish("event:done")
+
+    await events.prune(utcnow() + timedelta(seconds=1))
+
+    assert await events.event("event:done") is None
+    assert await events.event("event:pending") is not None
