@@ -205,9 +205,7 @@ async def test_an_escalated_conversation_is_listed_as_an_open_handoff(admin: Adm
     await admin.say("U-angry", "スタッフの人と話したいです")
 
     response = await admin.client.get("/api/handoffs", params={"state": "open"}, headers=BEARER)
-    resolved = await admin.client.get(
-        "/api/handoffs", params={"state": "resolved"}, headers=BEARER
-    )
+    resolved = await admin.client.get("/api/handoffs", params={"state": "resolved"}, headers=BEARER)
 
     assert response.status_code == 200
     (handoff,) = response.json()
