@@ -232,11 +232,8 @@ class MemoryStore:
 
     async def forget_customer(self, customer_id: str, *, actor: str) -> ForgetReport:
         """Remove everything stored about a customer (SQL rows, every vector) and audit it."""
-        memories = await self.memory(customer_id).forget_all()
+        memories = await self.memory(customer_id).forget_all()  # rows and vectors
         async with AsyncSession(self.engine) as session:
-            await session.exec(
-                delete(MemoryRecord).where(col(MemoryRecord.customer_id) == customer_id)
-            )
             messages = await session.exec(
                 delete(Message).where(col(Message.customer_id) == customer_id)
             )
