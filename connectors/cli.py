@@ -19,6 +19,7 @@ from rich.table import Table
 from bot.chat_model import LlmConfigError
 from connectors.cli_common import err, load_settings, out
 from connectors.customer_cli import customer_app
+from connectors.db_cli import db_app
 from connectors.escalation_cli import bench_escalation, escalation_app
 from connectors.handoff_cli import handoff_app
 from connectors.persona_cli import persona_check
@@ -44,6 +45,7 @@ persona_app.command("check")(persona_check)
 app.add_typer(customer_app, name="customer")
 app.add_typer(escalation_app, name="escalation")
 app.add_typer(handoff_app, name="handoff")
+app.add_typer(db_app, name="db")
 app.command("serve")(serve_command)
 app.command("worker")(worker_command)
 bench_app = typer.Typer(help="The performance report.", invoke_without_command=True)

@@ -105,3 +105,6 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             yield Runtime(settings, store, personas, responder, conversation, handoffs)
         finally:
             await writer.drain()
+        # The embedded default migrates itself; a database the operator named
+        # (TOMO_DATABASE_URL) is changed only by `tomo db upgrade`.
+        migrate=settings.database_url is None,

@@ -7,9 +7,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlmodel import SQLModel
 
 from memory import (
     handoffs,  # noqa: F401  (handoffs to staff)
@@ -46,8 +44,15 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-async def open_engine(url: str) -> AsyncEngine:
-    """Create the engine and the tables that do not exist yet."""
+async def open_engine(url: str, *, migrate: bool = True) -> AsyncEngine:
+    """Create the engine; migrate the schema to head, or require that it is there.
+
+    `migrate=False` is for databases that operators manage (TOMO_DATABASE_URL):
+    the schema is changed only by `tomo db upgrade`, and opening an older one
+    raises `SchemaNotCurrent` saying so.
+    """
+    from memory.schema import require_current, upgrade
+
     target = async_url(url)
     if target.startswith("sqlite"):
         database = make_url(target).database
@@ -56,22 +61,12 @@ async def open_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(target, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
-    await _create_tables(engine)
+    try:
+        if migrate:
+            await upgrade(engine)
+        else:
+            await require_current(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
     return engine
-
-
-async def _create_tables(engine: AsyncEngine) -> None:
-    """create_all, safe when two processes start on a new database at once.
-
-    `tomo serve` and `tomo worker` started together both see a table missing and
-    both create it; the loser gets "already exists". Trying again then finds
-    everything there.
-    """
-    for attempt in range(3):
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(SQLModel.metadata.create_all)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError) as error:
-            if "already exists" not in str(error) or attempt == 2:
-                raise

@@ -72,8 +72,10 @@ class MemoryStore:
         chroma_url: str | None = None,
         shards: int = 16,
         encoder_threads: int | None = None,
+        migrate: bool = True,
     ) -> AsyncIterator[MemoryStore]:
-        engine = await open_engine(database_url)
+        """Open the SQL and vector stores; `migrate=False`: the schema must be current."""
+        engine = await open_engine(database_url, migrate=migrate)
         try:
             vectors = await asyncio.to_thread(
                 open_vectors, data_dir, chroma_url, shards, encoder_threads

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,6 +22,14 @@ from persona.presets import build_persona  # noqa: E402
 from persona.repository import PersonaRepository  # noqa: E402
 
 _OUR_PREFIXES = ("TOMO_", "LINE_", "SLACK_", "OPENAI_", "ANTHROPIC_")
+
+# Read before the environment is cleaned for each test: the PostgreSQL server
+# the scale-out tests may use (`.ci/run` sets it when the machine has one).
+TEST_DATABASE_URL = os.environ.get("TOMO_TEST_DATABASE_URL")
+NO_POSTGRES = (
+    "PostgreSQL tests need TOMO_TEST_DATABASE_URL "
+    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test); .ci/run sets it"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +71,47 @@ def subprocess_env(data_dir: Path) -> Iterator[dict[str, str]]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NETGUARD), env.get("PYTHONPATH")]))
     env["PYTHONIOENCODING"] = "utf-8"
     yield env
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards.
+
+    Skipped, with the reason, where TOMO_TEST_DATABASE_URL is not set; where it
+    is set but the server cannot be reached, the test fails.
+    """
+    if not TEST_DATABASE_URL:
+        pytest.skip(NO_POSTGRES)
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(TEST_DATABASE_URL)
+    name = f"tomo_test_{uuid.uuid4().hex[:12]}"
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The test runs twice: on SQLite in the data folder, and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        from memory.database import default_database_url
+
+        (tmp_path / "sql").mkdir()
+        return default_database_url(tmp_path / "sql")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+async def migrate(url: str) -> None:
+    """What `tomo db upgrade` does, for a test's own database."""
+    from memory.database import open_engine
+
+    engine = await open_engine(url, migrate=True)
+    await engine.dispose()

@@ -7,12 +7,11 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.worker import WorkerConfig, Workers
-from memory.database import default_database_url, open_engine
+from memory.database import open_engine
 from memory.queue import EventQueue, InboxEvent, InboxStatus, NewEvent
 
 FAST = WorkerConfig(
@@ -22,8 +21,8 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[EventQueue]:
-    engine = await open_engine(default_database_url(tmp_path))
+async def queue(any_database_url: str) -> AsyncIterator[EventQueue]:
+    engine = await open_engine(any_database_url)
     try:
         yield EventQueue(engine)
     finally:

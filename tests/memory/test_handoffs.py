@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from memory.database import default_database_url, open_engine
+from memory.database import open_engine
 from memory.handoffs import HandoffState, HandoffStore
 from memory.models import Customer, Message, Role, utcnow
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    opened = await open_engine(default_database_url(tmp_path))
+async def engine(any_database_url: str) -> AsyncIterator[AsyncEngine]:
+    opened = await open_engine(any_database_url)
     try:
         yield opened
     finally:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from memory.database import default_database_url, open_engine
+from memory.database import open_engine
 from memory.models import utcnow
 from memory.queue import EventQueue, InboxStatus, NewEvent
 
 
 @pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[EventQueue]:
-    engine = await open_engine(default_database_url(tmp_path))
+async def queue(any_database_url: str) -> AsyncIterator[EventQueue]:
+    engine = await open_engine(any_database_url)
     try:
         yield EventQueue(engine)
     finally:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from memory.database import default_database_url, open_engine
+from memory.database import open_engine
 from memory.models import utcnow
 from memory.staff_events import StaffEventStatus, StaffEventStore
 
 
 @pytest.fixture
-async def events(tmp_path: Path) -> AsyncIterator[StaffEventStore]:
-    engine = await open_engine(default_database_url(tmp_path))
+async def events(any_database_url: str) -> AsyncIterator[StaffEventStore]:
+    engine = await open_engine(any_database_url)
     try:
         yield StaffEventStore(engine)
     finally:
