@@ -18,6 +18,7 @@ from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from bot.metrics import timed_llm_call
 from bot.phrasing import speak
 from bot.responder import LINE_MESSAGES_PER_CALL, Reply, TurnContext
 from persona.prompt import UNSURE_MARK, PromptMemory, PromptTurn, render_system_prompt
@@ -99,9 +100,10 @@ class ChatModelResponder:
 
     async def respond(self, context: TurnContext) -> Reply:
         try:
-            answer = await asyncio.wait_for(
-                self._model.ainvoke(self.prompt(context)), timeout=self._timeout
-            )
+            with timed_llm_call("reply"):
+                answer = await asyncio.wait_for(
+                    self._model.ainvoke(self.prompt(context)), timeout=self._timeout
+                )
             text = answer.text if hasattr(answer, "text") else str(answer.content)
         except Exception as error:  # any provider failure: honest message, never silence
             log.warning("LLM call failed: %s", type(error).__name__)

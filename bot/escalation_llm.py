@@ -18,6 +18,7 @@ from langchain_core.output_parsers import JsonOutputParser
 
 from bot.escalation import EscalationContext, LlmJudgment
 from bot.escalation_policy import EscalationPolicy, Priority, Reason
+from bot.metrics import timed_llm_call
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ async def judge_with_llm(
     """Ask the model; None when it fails, times out or answers something else."""
     prompt = [SystemMessage(_instructions(policy)), HumanMessage(_conversation(message, context))]
     try:
-        answer = await asyncio.wait_for(model.ainvoke(prompt), timeout=time_limit)
+        with timed_llm_call("escalation"):
+            answer = await asyncio.wait_for(model.ainvoke(prompt), timeout=time_limit)
         raw = JsonOutputParser().parse(answer.text)
     except Exception as error:  # any provider or parse failure: the rules decide alone
         log.warning("escalation judgment by the language model failed: %s", type(error).__name__)

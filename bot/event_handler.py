@@ -37,7 +37,7 @@ from bot.events import (
     Unsend,
 )
 from bot.phrasing import speak
-from bot.turn import Conversation
+from bot.turn import Conversation, Said
 from memory.models import Role, utcnow
 from memory.store import MemoryStore
 from persona.schema import Persona
@@ -179,10 +179,29 @@ class EventHandler:
         delivery.show_working()
         name = await self._new_name(event.customer_id)
         await self._conversation.handle_text(
-            event.customer_id, text, delivery, channel=event.channel, display_name=name
+            event.customer_id,
+            text,
+            delivery,
+            channel=event.channel,
+            display_name=name,
+            message_id=line_message_id,
         )
-        if line_message_id is not None:
-            await self._store.link_line_message(event.customer_id, text, line_message_id)
+
+    async def handle_burst(self, events: Sequence[TextMessage], delivery: EventDelivery) -> None:
+        """Answer texts one customer sent in quick succession as one turn (oldest first)."""
+        if len(events) == 1:
+            await self.handle(events[0], delivery)
+            return
+        first = events[0]
+        delivery.show_working()
+        name = await self._new_name(first.customer_id)
+        await self._conversation.handle_burst(
+            first.customer_id,
+            [Said(event.text, event.message_id) for event in events],
+            delivery,
+            channel=first.channel,
+            display_name=name,
+        )
 
     async def _sticker(self, event: Sticker, delivery: EventDelivery) -> None:
         if event.text:  # a message sticker carries the customer's own words: a turn
@@ -218,6 +237,7 @@ class EventHandler:
             persona.lines.media or persona.lines.unsure,
             seed=event.event_id,
             customer_name=customer,
+            what=what,
         )
         await self._answer(event.customer_id, [line], delivery, quick_replies=[staff_button()])
 

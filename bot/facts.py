@@ -17,6 +17,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.output_parsers import PydanticOutputParser
 from pydantic import BaseModel, Field
 
+from bot.metrics import timed_llm_call
 from memory.models import MemoryRecord
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,9 @@ class FactExtractor:
 
     async def extract(self, text: str, known: Sequence[MemoryRecord]) -> list[ExtractedFact]:
         """The facts in the message; raises on a model or parse failure (the caller retries)."""
-        answer = await asyncio.wait_for(
-            self._model.ainvoke(self.prompt(text, known)), timeout=self._timeout
-        )
+        with timed_llm_call("facts"):
+            answer = await asyncio.wait_for(
+                self._model.ainvoke(self.prompt(text, known)), timeout=self._timeout
+            )
         extraction: Extraction = self._parser.parse(answer.text)
         return extraction.facts

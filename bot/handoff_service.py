@@ -47,9 +47,11 @@ from bot.handoff import (
     ThreadPost,
     next_step,
 )
-from bot.handoff_card import build_card
+from bot.handoff_card import CardMaterial, build_card, gather_material
 from bot.handoff_words import handoff_words, persona_lines
+from bot.metrics import HANDOFFS, SEND_RETRIES
 from bot.phrasing import speak
+from bot.suggested_reply import SuggestedReplyWriter, draft_request
 from memory.handoffs import Handoff, HandoffState, HandoffStore
 from memory.models import Customer, Message, Role, utcnow
 from memory.store import MemoryStore
@@ -118,6 +120,7 @@ class HandoffService:
         config: HandoffConfig,
         *,
         clock: Callable[[], datetime] = utcnow,
+        suggestions: SuggestedReplyWriter | None = None,
     ) -> None:
         self.store = store
         self.handoffs = handoffs
@@ -127,6 +130,8 @@ class HandoffService:
         self.clock = clock
         self.desk: StaffDesk | None = None
         self._messengers: dict[str, CustomerMessenger] = {}
+        # With a chat model: the card's suggested reply is drafted by it (else the template).
+        self.suggestions = suggestions
 
     # -- wiring (the composition root) -------------------------------------------------
 
@@ -233,6 +238,8 @@ class HandoffService:
             log.info(
                 "handoff opened (%s, %s)", handoff.priority, ",".join(handoff.reason_list) or "-"
             )
+            for reason in handoff.reason_list or ["unspecified"]:
+                HANDOFFS.labels(reason=reason).inc()
         return handoff, opened
 
     def _bridging(
@@ -308,7 +315,9 @@ class HandoffService:
         if handoff.slack_thread_ts is None:
             if not handoff.is_open:
                 return  # closed before its card was ever posted: nothing to show staff
-            card, newest = await self.card(handoff)
+            material = await self._material(handoff)
+            handoff = await self._draft_suggestion(handoff, material)
+            card, newest = await self.card(handoff, material)
             thread = await desk.open_card(card)
             changed = await self.handoffs.change(
                 handoff.id,
@@ -366,6 +375,7 @@ class HandoffService:
         delay = min(self.config.desk_retry * 2 ** (attempts - 1), MAX_DESK_BACKOFF)
         if error.retry_after is not None:
             delay = max(delay, timedelta(seconds=error.retry_after))
+        SEND_RETRIES.labels(channel="slack").inc()
         await self.handoffs.change(
             handoff_id,
             {
@@ -380,7 +390,29 @@ class HandoffService:
             delay.total_seconds(),
         )
 
-    async def card(self, handoff: Handoff) -> tuple[HandoffCard, int | None]:
+    async def _material(self, handoff: Handoff) -> CardMaterial:
+        config = self.config
+        return await gather_material(
+            self.store, handoff, messages=config.card_messages, memories=config.card_memories
+        )
+
+    async def _draft_suggestion(self, handoff: Handoff, material: CardMaterial) -> Handoff:
+        """Before the first card: the model drafts the suggested reply, once per handoff
+        (bounded in time; without a usable draft the card suggests the template)."""
+        writer = self.suggestions
+        if writer is None or handoff.suggested_reply is not None:
+            return handoff
+        draft = await writer.draft(self.persona(), draft_request(handoff, material))
+        if draft is None:
+            return handoff
+        kept = await self.handoffs.change(
+            handoff.id, {"suggested_reply": draft}, still_null=["suggested_reply"]
+        )
+        return kept or await self.handoffs.get(handoff.id) or handoff
+
+    async def card(
+        self, handoff: Handoff, material: CardMaterial | None = None
+    ) -> tuple[HandoffCard, int | None]:
         """The card for a handoff, and the newest message id it shows."""
         now = self.clock()
         expected = self.staff_expected(handoff.created_at) if handoff.after_hours else None
@@ -392,6 +424,7 @@ class HandoffService:
             staff_expected=expected,
             messages=self.config.card_messages,
             memories=self.config.card_memories,
+            material=material,
         )
 
     # -- the periodic task -----------------------------------------------------------------

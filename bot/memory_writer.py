@@ -6,6 +6,13 @@ remember it in the background; on success the status becomes `done`. A crash
 in between leaves it `pending`, and `recover()` (run at start-up) finishes it
 from the stored message. Writing is idempotent: a message remembered twice is
 merged, not stored twice.
+
+While the vector memory cannot be reached (a Chroma server down), writes stay
+`pending` and this writer tries them again in the background, waiting longer
+each time (`retry_seconds`, doubling up to `max_retry_seconds`) and at once
+when a new write gets through. Nobody waits for them meanwhile: `settle()`
+and `drain()` return, and what is still pending at shutdown is recovered at
+the next start.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ import contextlib
 import logging
 
 from bot.facts import FactExtractor
+from bot.metrics import MEMORY_UNAVAILABLE
 from memory.models import Author, MemoryKind, MemoryStatus, Message
 from memory.store import MemoryStore
+from memory.vectors import VectorsUnavailable
 from memory.writes import AUTO, NewMemory
 
 log = logging.getLogger(__name__)
@@ -30,37 +39,62 @@ class MemoryWriter:
     One consumer task takes whatever has been scheduled since its last write
     (up to `batch` messages) and writes it as one batch: under load, writes
     group themselves; when quiet, a message is written as soon as it comes.
+    Retries go through the same consumer, so one customer's writes never run
+    side by side (two at once could each miss the other and store a memory twice).
     """
 
     def __init__(
-        self, store: MemoryStore, extractor: FactExtractor | None = None, batch: int = 64
+        self,
+        store: MemoryStore,
+        extractor: FactExtractor | None = None,
+        batch: int = 64,
+        *,
+        retry_seconds: float = 1.0,
+        max_retry_seconds: float = 60.0,
     ) -> None:
         self._store = store
         self._extractor = extractor
         self._batch = batch
+        self._retry_seconds = retry_seconds
+        self._max_retry_seconds = max_retry_seconds
         self._queue: list[tuple[int, asyncio.Future[None]]] = []
         self._waiting: dict[str, set[asyncio.Future[None]]] = {}
         self._wakeup: asyncio.Event | None = None
         self._consumer: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Future[None]] = set()
+        self._deferred: set[int] = set()  # message ids waiting for the vector memory
+        self._retrier: asyncio.Task[None] | None = None
+
+    @property
+    def deferred(self) -> int:
+        """How many messages wait for the vector memory to come back."""
+        return len(self._deferred)
 
     def schedule(self, customer_id: str, message_id: int) -> None:
         """Remember this message of this customer soon, without holding up the caller."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future = self._enqueue(message_id)
         waiting = self._waiting.setdefault(customer_id, set())
         waiting.add(future)
         future.add_done_callback(waiting.discard)
+
+    def _enqueue(self, message_id: int) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
         self._queue.append((message_id, future))
         if self._wakeup is None:
             self._wakeup = asyncio.Event()
         if self._consumer is None or self._consumer.done():
             self._consumer = asyncio.create_task(self._consume(self._wakeup))
         self._wakeup.set()
+        return future
 
     async def settle(self, customer_id: str) -> None:
         """Wait for this customer's writes still in flight (before recalling for them).
 
         A customer who says something and at once asks about it must be answered
-        from memory that includes it; other customers' writes are not waited for.
+        from memory that includes it; other customers' writes are not waited for,
+        nor writes waiting for the vector memory to come back.
         """
         waiting = self._waiting.get(customer_id)
         while waiting:
@@ -68,14 +102,18 @@ class MemoryWriter:
         self._waiting.pop(customer_id, None)
 
     async def drain(self) -> None:
-        """Wait for every scheduled write, then stop the consumer (at shutdown, in tests)."""
-        for customer_id in list(self._waiting):
-            await self.settle(customer_id)
-        if self._consumer is not None:
-            self._consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._consumer
-            self._consumer = None
+        """Wait for every scheduled write, then stop (at shutdown, in tests).
+
+        Writes waiting for the vector memory stay pending, for `recover()`.
+        """
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight))
+        self._waiting.clear()
+        # Only now: a write failing while we waited may have started a retrier.
+        for task in (self._retrier, self._consumer):
+            if task is not None:
+                await _cancel(task)
+        self._retrier = self._consumer = None
 
     async def _consume(self, wakeup: asyncio.Event) -> None:
         while True:
@@ -83,24 +121,67 @@ class MemoryWriter:
             wakeup.clear()
             while self._queue:
                 batch, self._queue = self._queue[: self._batch], self._queue[self._batch :]
+                ids = [message_id for message_id, _ in batch]
                 try:
-                    await self._write([message_id for message_id, _ in batch])
+                    written = await self._write(ids)
+                except VectorsUnavailable as error:
+                    # What is queued behind would fail the same way: keep it all for later.
+                    batch, self._queue = batch + self._queue, []
+                    self._defer([message_id for message_id, _ in batch], error)
                 except Exception:  # stays pending: recover() finishes it at the next start
                     log.exception("memory write failed; left pending for recovery")
+                else:
+                    if written and self._deferred:  # the vector memory is back: no need to wait
+                        self._retry_now()
                 for _, future in batch:
                     if not future.done():
                         future.set_result(None)
 
+    def _defer(self, message_ids: list[int], error: VectorsUnavailable) -> None:
+        """Keep these writes (still pending) to try again when the vector memory is back."""
+        MEMORY_UNAVAILABLE.labels(operation="write").inc()
+        self._deferred.update(message_ids)
+        log.warning(
+            "%s; %d memory write(s) kept pending and retried later", error, len(self._deferred)
+        )
+        if self._retrier is None or self._retrier.done():
+            self._retrier = asyncio.create_task(self._retry())
+
+    def _retry_now(self) -> None:
+        ids, self._deferred = sorted(self._deferred), set()
+        for message_id in ids:
+            self._enqueue(message_id)
+
+    async def _retry(self) -> None:
+        delay = self._retry_seconds
+        while self._deferred:
+            await asyncio.sleep(delay)
+            ids, self._deferred = sorted(self._deferred), set()
+            await asyncio.gather(*(self._enqueue(message_id) for message_id in ids))
+            delay = min(delay * 2, self._max_retry_seconds)
+
     async def recover(self) -> int:
-        """Finish the writes a crash left pending; returns how many messages were done."""
+        """Finish the writes a crash left pending; returns how many messages were done.
+
+        With the vector memory unreachable they are kept to be retried in the background.
+        """
         done = 0
-        while pending := await self._store.pending_memory_messages():
-            before = done
-            for start in range(0, len(pending), 64):
-                batch = [m.id for m in pending[start : start + 64] if m.id is not None]
-                done += await self._write(batch)
-            if done == before:  # nothing could be finished now; try again at the next start
-                break
+        after: int | None = None
+        unavailable: VectorsUnavailable | None = None
+        while pending := await self._store.pending_memory_messages(after_id=after):
+            ids = [message.id for message in pending if message.id is not None]
+            after = ids[-1]
+            for start in range(0, len(ids), self._batch):
+                batch = ids[start : start + self._batch]
+                if unavailable is None:
+                    try:
+                        done += await self._write(batch)
+                        continue
+                    except VectorsUnavailable as error:
+                        unavailable = error
+                self._deferred.update(batch)
+        if unavailable is not None:
+            self._defer([], unavailable)
         return done
 
     async def _write(self, message_ids: list[int]) -> int:
@@ -112,6 +193,9 @@ class MemoryWriter:
         ]
         if not messages:
             return 0
+        if self._extractor is not None:
+            # Asking the model about messages that cannot be stored now wastes its calls.
+            await asyncio.to_thread(self._store.vectors.heartbeat)
         items: list[NewMemory] = []
         for message in messages:
             items.extend(await self._memories_of(message))
@@ -141,3 +225,9 @@ class MemoryWriter:
             )
             for fact in facts
         ] or [episodic]
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -49,7 +49,8 @@ LLM_ERRORS = Counter(
     "tomo_llm_errors_total",
     "Chat-model calls that failed or timed out (purpose reply: the customer got the "
     "persona's honest error line and a handoff).",
-    ["purpose", "kind"],  # purpose: reply | escalation | facts | suggestion; kind: timeout | error
+    # purpose: reply | escalation | facts | suggestion | persona_draft; kind: timeout | error
+    ["purpose", "kind"],
 )
 HANDOFFS = Counter(
     "tomo_handoffs_total",

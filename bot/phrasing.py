@@ -26,10 +26,12 @@ def speak(
     topic: str = "",
     count: int = 0,
     when: str = "",
+    what: str = "",
 ) -> str:
     """A line in the persona's voice with its placeholders filled in.
 
-    {you} {me} {brand} always; {memory} {answer} {memories} {topic} {count} {when} where given.
+    {you} {me} {brand} always; {memory} {answer} {memories} {topic} {count} {when} {what}
+    where given.
     """
     return pick(alternatives, seed).format(
         you=persona.voice.addressing(customer_name),
@@ -41,4 +43,5 @@ def speak(
         topic=topic,
         count=count,
         when=when,
+        what=what,
     )

@@ -21,6 +21,7 @@ from typing import Protocol
 from bot.handoff_service import HandoffService, Intercepted
 from bot.intents import IntentKind, classify, worth_remembering
 from bot.memory_control import control_memory
+from bot.memory_outage import recall_or_nothing
 from bot.memory_writer import MemoryWriter
 from bot.responder import Reply, Responder, TurnContext
 from memory.models import MemoryStatus, Role
@@ -34,6 +35,14 @@ class Delivery(Protocol):
     """Delivers tomo's messages to one customer (printed, or sent on LINE)."""
 
     async def deliver(self, customer_id: str, messages: Sequence[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Said:
+    """One message the customer sent, with the channel's id for it (LINE's message id)."""
+
+    text: str
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,22 +84,52 @@ class Conversation:
         *,
         channel: str = "terminal",
         display_name: str | None = None,
+        message_id: str | None = None,
     ) -> TurnResult:
-        """Answer one text message from a customer, then remember what matters."""
+        """Answer one text message from a customer, then remember what matters.
+
+        `message_id` is the channel's own id of the message (LINE's): stored with
+        it, so that unsending it finds it, and so that handling the same message
+        again after a crash does not store it twice.
+        """
+        return await self.handle_burst(
+            customer_id,
+            [Said(text, message_id)],
+            delivery,
+            channel=channel,
+            display_name=display_name,
+        )
+
+    async def handle_burst(
+        self,
+        customer_id: str,
+        said: Sequence[Said],
+        delivery: Delivery,
+        *,
+        channel: str = "terminal",
+        display_name: str | None = None,
+    ) -> TurnResult:
+        """Answer messages a customer sent in quick succession as one considered turn.
+
+        Each message is stored, and remembered, on its own (unsending one forgets
+        what came from it); the answer considers them together, as a person
+        reading them would.
+        """
+        if not said:
+            raise ValueError("a turn needs at least one message")
         store = self._store
         persona = self._persona()
         customer, is_new = await store.touch_customer(
             customer_id, channel=channel, display_name=display_name
         )
-        history = await store.recent_messages(customer_id, self._history_limit)
-        intent = classify(text)
-        remember = worth_remembering(text, intent)
-        inbound = await store.record_message(
-            customer_id,
-            Role.CUSTOMER,
-            text,
-            memory_status=MemoryStatus.PENDING if remember else MemoryStatus.SKIPPED,
+        text = "\n".join(part.text for part in said)
+        inbound = await self._record_inbound(customer_id, said)
+        history = await store.recent_messages(
+            customer_id, self._history_limit, before_id=min(message_id for message_id, _ in inbound)
         )
+        intent = classify(text)
+        to_remember = [message_id for message_id, keep in inbound if keep]
+        remember = bool(to_remember)
 
         await self.memory_writer.settle(customer_id)  # lists and forgets see every write
         control = await control_memory(store, persona, customer, intent, text)
@@ -106,8 +145,7 @@ class Conversation:
             intercepted = await handoffs.intercept(customer, text, history, persona)
             if intercepted is not None:
                 await self._say(customer_id, intercepted.messages, delivery)
-                if remember and inbound.id is not None:
-                    self.memory_writer.schedule(customer_id, inbound.id)
+                self._schedule(customer_id, to_remember)
                 await handoffs.sync_customer(customer_id)  # the card, or the relay to its thread
                 return TurnResult(customer_id, intercepted.messages, False, remember, True)
 
@@ -120,7 +158,7 @@ class Conversation:
         if intent.kind is IntentKind.GREETING:
             memories = await memory.recent(self._recall_k)
         else:
-            memories = await memory.recall(intent.topic, self._recall_k)
+            memories = await recall_or_nothing(memory, intent.topic, self._recall_k)
 
         reply: Reply = await self._responder.respond(
             TurnContext(
@@ -146,11 +184,36 @@ class Conversation:
                 await store.record_message(customer_id, Role.TOMO, message)
         await delivery.deliver(customer_id, messages)
 
-        if remember and inbound.id is not None:
-            self.memory_writer.schedule(customer_id, inbound.id)
+        self._schedule(customer_id, to_remember)
         if handoffs is not None and handed is not None:
             await handoffs.sync_customer(customer_id)
         return TurnResult(customer_id, messages, reply.unsure, remember, handed is not None)
+
+    async def _record_inbound(
+        self, customer_id: str, said: Sequence[Said]
+    ) -> list[tuple[int, bool]]:
+        """Store what the customer said, each message once however often it is handled.
+
+        Returns each message's row id and whether it is worth remembering.
+        """
+        stored = []
+        for part in said:
+            remember = worth_remembering(part.text, classify(part.text))
+            message = await self._store.record_message(
+                customer_id,
+                Role.CUSTOMER,
+                part.text,
+                memory_status=MemoryStatus.PENDING if remember else MemoryStatus.SKIPPED,
+                line_message_id=part.message_id,
+            )
+            if message.id is None:  # pragma: no cover - the database sets it on insert
+                raise RuntimeError("a stored message has no id")
+            stored.append((message.id, message.memory_status is not MemoryStatus.SKIPPED))
+        return stored
+
+    def _schedule(self, customer_id: str, message_ids: Sequence[int]) -> None:
+        for message_id in message_ids:
+            self.memory_writer.schedule(customer_id, message_id)
 
     async def _say(self, customer_id: str, messages: Sequence[str], delivery: Delivery) -> None:
         """Record and deliver what tomo says (nothing at all when there is nothing to say)."""

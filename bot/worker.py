@@ -6,6 +6,13 @@ events oldest first, then release the lane. One customer's events therefore
 never run at the same time — not in one process, not across `tomo serve` and
 `tomo worker` processes — while different customers run side by side.
 
+Bursts: a customer who sends several texts in a row (「あの」「昨日の注文」
+「まだ届かない」) gets one considered answer, not one per fragment. The texts
+waiting in the customer's inbox are handled together; with a quiet period set
+(`burst_quiet_seconds`), the worker also waits until the customer has paused
+that long (at most `burst_max_wait_seconds` after the first text), showing
+that an answer is being made meanwhile.
+
 Crash safety: an event stays `pending` until it is handled, so a restart
 handles it. A lane held by a process that died is freed at start when the
 process was on this machine (by pid), otherwise when its lease runs out. An
@@ -25,13 +32,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.metrics import BURST_MESSAGES, INBOX_EVENTS, TURN_SECONDS
 from memory.models import utcnow
 from memory.queue import EventQueue, InboxEvent
 
 log = logging.getLogger(__name__)
 
-Handle = Callable[[InboxEvent], Awaitable[None]]
+# One event, or a burst of texts from one customer (oldest first), handled as one.
+Handle = Callable[[Sequence[InboxEvent]], Awaitable[None]]
 Flush = Callable[[str], Awaitable[None]]
+Working = Callable[[str], Awaitable[None]]
 Chore = Callable[[], Awaitable[None]]
 
 # Holders of the Workers running in this process: never mistaken for dead ones.
@@ -48,6 +58,12 @@ class WorkerConfig:
     max_attempts: int = 3  # a failing event is retried this often, then given up (logged)
     retry_seconds: float = 2.0  # first wait before retrying a failed event (doubles)
     chore_seconds: float = 3600.0  # how often upkeep (pruning, retention) runs
+    burst_quiet_seconds: float = 0.0  # wait for a pause this long before answering texts
+    burst_max_wait_seconds: float = 8.0  # but never longer than this after the first text
+    burst_max_events: int = 20  # texts answered together at most
+
+
+BURST_KINDS = frozenset({"text"})  # the event kinds a burst is made of
 
 
 class Workers:
@@ -59,12 +75,14 @@ class Workers:
         handle: Handle,
         *,
         flush: Flush | None = None,
+        working: Working | None = None,
         chores: Sequence[Chore] = (),
         config: WorkerConfig | None = None,
     ) -> None:
         self._queue = queue
         self._handle = handle
         self._flush = flush
+        self._working = working
         self._chores = tuple(chores)
         self._config = config or WorkerConfig()
         self._host = socket.gethostname()
@@ -153,12 +171,10 @@ class Workers:
             if self._flush is not None:
                 await self._flush(customer_id)
             while not self._stopping and not lost.is_set():
-                event = await self._queue.next_event(customer_id)
-                if event is None or event.id is None:
+                batch = await self._next_batch(customer_id)
+                if not batch:
                     break
-                if event.not_before is not None and event.not_before > utcnow():
-                    break  # a failed event waits for its retry; later ones wait behind it
-                if not await self._handle_one(event, event.id):
+                if not await self._handle_batch(batch):
                     break
         finally:
             keeper.cancel()
@@ -166,27 +182,65 @@ class Workers:
                 await keeper
             await self._queue.release_lane(customer_id, holder)
 
-    async def _handle_one(self, event: InboxEvent, row_id: int) -> bool:
-        """Handle one stored event; False when the lane should stop here."""
-        if await self._queue.answered(event.event_id):
+    async def _next_batch(self, customer_id: str) -> list[InboxEvent]:
+        """The next event to handle, or the burst of texts that starts with it."""
+        config = self._config
+        events = await self._queue.next_events(customer_id, config.burst_max_events)
+        if not events or (events[0].not_before is not None and events[0].not_before > utcnow()):
+            return []  # a failed event waits for its retry; later ones wait behind it
+        batch = burst(events)
+        if batch[0].kind not in BURST_KINDS or config.burst_quiet_seconds <= 0:
+            return batch
+        deadline = batch[0].received_at + timedelta(seconds=config.burst_max_wait_seconds)
+        shown = False
+        while not self._stopping:
+            quiet_at = batch[-1].received_at + timedelta(seconds=config.burst_quiet_seconds)
+            wait = (min(quiet_at, deadline) - utcnow()).total_seconds()
+            if wait <= 0 or len(batch) >= config.burst_max_events:
+                break
+            if not shown and self._working is not None:
+                shown = True
+                with contextlib.suppress(Exception):
+                    await self._working(customer_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), wait)
+            events = await self._queue.next_events(customer_id, config.burst_max_events)
+            if not events or events[0].id != batch[0].id:
+                break  # handled elsewhere meanwhile (the lane was lost)
+            batch = burst(events)
+        return batch
+
+    async def _handle_batch(self, batch: Sequence[InboxEvent]) -> bool:
+        """Handle one event or burst; False when the lane should stop here."""
+        row_ids = [event.id for event in batch if event.id is not None]
+        if await self._queue.answered(*(event.event_id for event in batch)):
             # A crash came after the answer reached the outbox: the outbox sends it.
-            log.info("event %s was answered before a restart; not handled again", event.event_id)
-            await self._queue.finish(row_id)
+            log.info("event %s was answered before a restart; not handled again", batch[0].event_id)
+            await self._queue.finish(*row_ids)
+            INBOX_EVENTS.labels("already_answered").inc(len(row_ids))
             return True
+        started = asyncio.get_running_loop().time()
         try:
-            await self._handle(event)
+            await self._handle(batch)
         except Exception as error:
-            log.exception("handling event %s (%s) failed", event.event_id, event.kind)
-            gave_up = await self._queue.retry_later(
-                row_id,
-                type(error).__name__,
-                max_attempts=self._config.max_attempts,
-                delay=timedelta(seconds=self._config.retry_seconds),
-            )
+            log.exception("handling event %s (%s) failed", batch[0].event_id, batch[0].kind)
+            gave_up = False
+            for row_id in row_ids:
+                gave_up = await self._queue.retry_later(
+                    row_id,
+                    type(error).__name__,
+                    max_attempts=self._config.max_attempts,
+                    delay=timedelta(seconds=self._config.retry_seconds),
+                )
             if gave_up:
-                log.error("gave up on event %s (%s)", event.event_id, event.kind)
+                log.error("gave up on event %s (%s)", batch[0].event_id, batch[0].kind)
+            INBOX_EVENTS.labels("given_up" if gave_up else "retried").inc(len(row_ids))
             return gave_up
-        await self._queue.finish(row_id)
+        await self._queue.finish(*row_ids)
+        INBOX_EVENTS.labels("done").inc(len(row_ids))
+        TURN_SECONDS.labels(batch[0].channel).observe(asyncio.get_running_loop().time() - started)
+        if batch[0].kind in BURST_KINDS:
+            BURST_MESSAGES.observe(len(batch))
         return True
 
     async def _keep_lease(self, customer_id: str, holder: str, lost: asyncio.Event) -> None:
@@ -227,6 +281,20 @@ class Workers:
     @property
     def _lease(self) -> timedelta:
         return timedelta(seconds=self._config.lease_seconds)
+
+
+def burst(events: Sequence[InboxEvent]) -> list[InboxEvent]:
+    """The first event, with the texts right after it when it is a text (oldest first)."""
+    if not events:
+        return []
+    if events[0].kind not in BURST_KINDS:
+        return [events[0]]
+    run = []
+    for event in events:
+        if event.kind not in BURST_KINDS or event.not_before is not None:
+            break
+        run.append(event)
+    return run or [events[0]]
 
 
 def _alive(pid: int) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.event_handler import EventHandler
-from bot.events import decode
+from bot.events import TextMessage, decode
 from bot.worker import WorkerConfig, Workers
 from connectors.admin import admin_routers
 from connectors.line.client import LineApi
@@ -29,6 +29,7 @@ from connectors.line.sender import LineSender, SendPolicy
 from connectors.line.webhook import PATH as LINE_WEBHOOK_PATH
 from connectors.line.webhook import line_webhook_router
 from connectors.messengers import LineMessenger
+from connectors.metrics import metrics_router
 from connectors.runtime import Runtime, open_runtime
 from connectors.settings import Settings
 from connectors.slack.connection import (
@@ -134,9 +135,16 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             forgetters=[queue],
         )
 
-        async def handle(stored: InboxEvent) -> None:
-            event = decode(stored.payload)
-            await handler.handle(event, sender.delivery(event))
+        async def handle(stored: Sequence[InboxEvent]) -> None:
+            events = [decode(row.payload) for row in stored]
+            # A burst is answered through the newest text's reply token (the freshest).
+            delivery = sender.delivery(events[-1])
+            texts = [event for event in events if isinstance(event, TextMessage)]
+            if len(events) > 1 and len(texts) == len(events):
+                await handler.handle_burst(texts, delivery)
+            else:
+                for event in events:
+                    await handler.handle(event, sender.delivery(event))
 
         async def prune() -> None:
             await queue.prune(utcnow() - timedelta(days=settings.inbox_keep_days))
@@ -148,11 +156,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             queue,
             handle,
             flush=sender.flush,
+            working=sender.show_loading,
             chores=[prune, forget_unfollowed],
             config=WorkerConfig(
                 count=settings.workers,
                 poll_seconds=settings.inbox_poll_seconds,
                 lease_seconds=settings.inbox_lease_seconds,
+                burst_quiet_seconds=settings.burst_seconds,
+                burst_max_wait_seconds=settings.burst_max_wait_seconds,
             ),
         )
         # Staff replies and reassurances reach LINE customers as pushes from the outbox.
@@ -175,7 +186,8 @@ async def running(services: Services) -> AsyncIterator[Services]:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The HTTP app: LINE webhook, health check; workers run inside its lifespan."""
+    """The HTTP app: LINE webhook, Slack events, admin, health check and metrics; workers
+    run inside its lifespan."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -220,6 +232,9 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
 
+    # Prometheus text format, unauthenticated: for an internal network (see connectors/metrics.py).
+    app.include_router(metrics_router(lambda: _services(app).runtime.store.engine))
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> JSONResponse:
         services = _services(request.app)
@@ -231,11 +246,13 @@ def create_app(settings: Settings) -> FastAPI:
             report["outbox"] = {"pending": counts.outbox_pending, "failed": counts.outbox_failed}
         except Exception as error:  # reported, not raised: this is a health check
             report["inbox"] = f"error: {type(error).__name__}"
-        healthy = all(value == "ok" for value in stores.values()) and isinstance(
-            report["inbox"], dict
-        )
-        report["status"] = "ok" if healthy else "degraded"
-        return JSONResponse(report, status_code=200 if healthy else 503)
+        # Without SQL no webhook can be stored: 503, take this process out of rotation.
+        # Without the vector memory turns are still answered (without memories):
+        # "degraded" but 200, so that a Chroma outage does not restart every tomo.
+        serving = stores.get("sql") == "ok" and isinstance(report["inbox"], dict)
+        healthy = serving and all(value == "ok" for value in stores.values())
+        report["status"] = "ok" if healthy else "degraded" if serving else "down"
+        return JSONResponse(report, status_code=200 if serving else 503)
 
     return app
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
@@ -22,14 +20,14 @@ from connectors.customer_cli import customer_app
 from connectors.db_cli import db_app
 from connectors.escalation_cli import bench_escalation, escalation_app
 from connectors.handoff_cli import handoff_app
-from connectors.persona_cli import persona_check
+from connectors.persona_cli import init_preset_persona, persona_app
+from connectors.persona_words import say
 from connectors.runtime import open_runtime
 from connectors.serve import serve_command, worker_command
 from connectors.terminal import interactive_chat, json_chat
 from memory.embedding import shared_encoder
-from persona.presets import DEMO_BRAND, build_persona, choose_preset
-from persona.repository import NoPersonaError, PersonaRepository, persona_to_yaml
-from persona.schema import Persona
+from persona.presets import DEMO_BRAND
+from persona.repository import PersonaRepository
 
 DEMO_RELATIONSHIP = "親友"
 
@@ -39,9 +37,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-persona_app = typer.Typer(help="The company's persona.", no_args_is_help=True)
 app.add_typer(persona_app, name="persona")
-persona_app.command("check")(persona_check)
 app.add_typer(customer_app, name="customer")
 app.add_typer(escalation_app, name="escalation")
 app.add_typer(handoff_app, name="handoff")
@@ -51,29 +47,6 @@ app.command("worker")(worker_command)
 bench_app = typer.Typer(help="The performance report.", invoke_without_command=True)
 app.add_typer(bench_app, name="bench")
 bench_app.command("escalation")(bench_escalation)
-
-
-def _similarity(text: str, candidates: Sequence[str]) -> list[float]:
-    vectors = shared_encoder().encode([text, *candidates])
-    return [float(score) for score in vectors[1:] @ vectors[0]]
-
-
-def _init_persona(
-    repository: PersonaRepository, relationship: str, brand: str, console: Console
-) -> Persona:
-    choice = choose_preset(relationship, _similarity)
-    if not choice.exact:
-        console.print(
-            f"「{relationship}」のプリセットはないため、いちばん近い「{choice.word}」から始めます。"
-        )
-    persona = build_persona(choice.key, brand)
-    repository.save_draft(persona)
-    version = repository.publish()
-    console.print(
-        f"ペルソナ「{persona.relationship.word}」({persona.brand}) を作成し、"
-        f"バージョン {version} として公開しました。"
-    )
-    return persona
 
 
 @app.command()
@@ -89,8 +62,11 @@ def chat(
     settings = load_settings()
     repository = PersonaRepository(settings.persona_dir)
     if repository.published_version() is None:
+        if repository.has_draft():  # e.g. drafted by the language model: not ours to replace
+            err.print(say("cli.draft_only"))
+            raise typer.Exit(1)
         # First run: start with the demo persona so the chat works out of the box.
-        _init_persona(repository, DEMO_RELATIONSHIP, DEMO_BRAND, err)
+        init_preset_persona(repository, DEMO_RELATIONSHIP, DEMO_BRAND, err)
     customer_id = customer or "guest"
 
     async def run() -> None:
@@ -109,92 +85,6 @@ def chat(
     except LlmConfigError as error:
         err.print(str(error))
         raise typer.Exit(2) from error
-
-
-@persona_app.command("init")
-def persona_init(
-    relationship: Annotated[str, typer.Option(help="The relationship word, e.g. 親友")],
-    brand: Annotated[
-        str, typer.Option(help="A brand YAML file (name, commitments, faq); default: demo")
-    ] = DEMO_BRAND,
-    force: Annotated[bool, typer.Option(help="Replace an existing persona")] = False,
-) -> None:
-    """Create the company's persona from a relationship definition."""
-    repository = PersonaRepository(load_settings().persona_dir)
-    if repository.published_version() is not None and not force:
-        err.print("ペルソナはすでにあります。作り直すには --force を付けてください。")
-        raise typer.Exit(1)
-    try:
-        _init_persona(repository, relationship, brand, out)
-    except (KeyError, ValueError, OSError) as error:
-        err.print(f"ペルソナを作れませんでした: {error}")
-        raise typer.Exit(1) from error
-
-
-@persona_app.command("show")
-def persona_show(
-    as_yaml: Annotated[bool, typer.Option("--yaml", help="Print the full YAML")] = False,
-) -> None:
-    """Print the published persona."""
-    repository = PersonaRepository(load_settings().persona_dir)
-    try:
-        persona = repository.published()
-    except NoPersonaError as error:
-        err.print(str(error))
-        raise typer.Exit(1) from error
-    if as_yaml:
-        sys.stdout.write(persona_to_yaml(persona))
-        return
-    voice = persona.voice
-    table = Table(title=f"{persona.brand} — v{repository.published_version()}", show_header=False)
-    table.add_row("関係", persona.relationship.statement)
-    table.add_row("意味", persona.relationship.meaning)
-    table.add_row("話し方", voice.politeness.value)
-    table.add_row("一人称", voice.first_person)
-    table.add_row("呼びかけ", f"{voice.address} / {voice.address_unknown}")
-    table.add_row("絵文字", f"{voice.emoji.value} {' '.join(voice.emoji_set)}")
-    table.add_row("語尾", "、".join(voice.sentence_endings))
-    table.add_row("使う言葉", "、".join(voice.use_phrases))
-    table.add_row("使わない言葉", "、".join(voice.never_phrases))
-    table.add_row("こだわり", "\n".join(f"{c.title}: {c.body}" for c in persona.commitments))
-    table.add_row("守ること", "\n".join(persona.boundaries))
-    table.add_row("例", "\n".join(f"「{e.customer}」→「{e.tomo}」" for e in persona.examples))
-    table.add_row("FAQ", f"{len(persona.faq)} 件")
-    out.print(table)
-
-
-@persona_app.command("history")
-def persona_history() -> None:
-    """List the published versions."""
-    repository = PersonaRepository(load_settings().persona_dir)
-    current = repository.published_version()
-    for version in repository.versions():
-        marker = "*" if version == current else " "
-        out.print(f"{marker} {version}  {repository.version(version).relationship.word}")
-
-
-@persona_app.command("publish")
-def persona_publish() -> None:
-    """Publish the draft as a new version."""
-    repository = PersonaRepository(load_settings().persona_dir)
-    try:
-        version = repository.publish()
-    except NoPersonaError as error:
-        err.print(str(error))
-        raise typer.Exit(1) from error
-    out.print(f"バージョン {version} を公開しました。")
-
-
-@persona_app.command("rollback")
-def persona_rollback(version: int) -> None:
-    """Make an earlier version the published one again."""
-    repository = PersonaRepository(load_settings().persona_dir)
-    try:
-        repository.rollback(version)
-    except KeyError as error:
-        err.print(f"バージョン {version} はありません。")
-        raise typer.Exit(1) from error
-    out.print(f"バージョン {version} に戻しました。")
 
 
 @contextmanager

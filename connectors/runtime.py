@@ -17,7 +17,9 @@ from bot.facts import FactExtractor
 from bot.handoff_service import HandoffConfig, HandoffService
 from bot.memory_writer import MemoryWriter
 from bot.offline import OfflineResponder
+from bot.persona_draft import DRAFT_TIMEOUT, PersonaDrafter
 from bot.responder import Responder
+from bot.suggested_reply import SuggestedReplyWriter
 from bot.turn import Conversation
 from connectors.settings import Settings
 from memory.embedding import SentenceEncoder
@@ -72,7 +74,19 @@ def build_handoffs(
         hours=settings.business,
         claim_after=timedelta(minutes=settings.handoff_claim_minutes),
     )
-    return HandoffService(store, HandoffStore(store.engine), checker, personas.published, config)
+    suggestions = (
+        None
+        if _is_offline(settings)
+        else SuggestedReplyWriter(_chat_model(settings), timeout=settings.llm_timeout)
+    )
+    return HandoffService(
+        store,
+        HandoffStore(store.engine),
+        checker,
+        personas.published,
+        config,
+        suggestions=suggestions,
+    )
 
 
 def build_fact_extractor(settings: Settings) -> FactExtractor | None:
@@ -80,6 +94,20 @@ def build_fact_extractor(settings: Settings) -> FactExtractor | None:
     if _is_offline(settings):
         return None
     return FactExtractor(_chat_model(settings), timeout=settings.llm_timeout)
+
+
+def build_persona_drafter(settings: Settings) -> PersonaDrafter | None:
+    """With a model configured, a relationship definition becomes a whole drafted persona."""
+    if _is_offline(settings):
+        return None
+    timeout = max(settings.llm_timeout, DRAFT_TIMEOUT)  # a whole persona is a long answer
+    model = build_chat_model(
+        settings.llm,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        timeout=timeout,
+    )
+    return PersonaDrafter(model, timeout=timeout)
 
 
 @asynccontextmanager
@@ -92,6 +120,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         chroma_url=settings.chroma_url,
         shards=settings.memory_shards,
         encoder_threads=settings.embedding_threads,
+        # The embedded default migrates itself; a database the operator named
+        # (TOMO_DATABASE_URL) is changed only by `tomo db upgrade`.
+        migrate=settings.database_url is None,
     ) as store:
         responder = build_responder(settings, store.encoder)
         writer = MemoryWriter(store, build_fact_extractor(settings))
@@ -105,6 +136,3 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             yield Runtime(settings, store, personas, responder, conversation, handoffs)
         finally:
             await writer.drain()
-        # The embedded default migrates itself; a database the operator named
-        # (TOMO_DATABASE_URL) is changed only by `tomo db upgrade`.
-        migrate=settings.database_url is None,

@@ -10,12 +10,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from connectors.cli_common import err, load_settings
+from connectors.logs import LogFormat, configure_logging
 from connectors.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,12 +34,13 @@ def serve(settings: Settings, *, host: str, port: int, log_level: str = "info") 
 
     from connectors.app import ConfigError, create_app
 
-    _configure_logging(log_level)
+    configure_logging(log_level, settings.log_format)
     config = uvicorn.Config(
         create_app(settings),
         host=host,
         port=port,
         lifespan="on",
+        log_config=None,  # uvicorn's loggers use tomo's handler and format (connectors/logs.py)
         log_level=log_level,
         access_log=False,  # refusals are logged by the webhook itself, bodies never
         proxy_headers=True,
@@ -63,8 +64,12 @@ async def _serve(server: uvicorn.Server) -> None:
 
 
 def work(settings: Settings, *, log_level: str = "info") -> None:
-    """Run workers only (no HTTP) until SIGINT or SIGTERM: scale-out beside `tomo serve`."""
-    _configure_logging(log_level)
+    """Run workers only (no HTTP) until SIGINT or SIGTERM: scale-out beside `tomo serve`.
+
+    With TOMO_METRICS_PORT set, Prometheus metrics are served on that port; the
+    line `tomo: metrics on http://HOST:PORT/metrics` on stdout says where.
+    """
+    configure_logging(log_level, settings.log_format)
     asyncio.run(_work(settings))
 
 
@@ -83,14 +88,26 @@ async def _work(settings: Settings) -> None:
             )
         if settings.workers < 1:
             raise ConfigError("TOMO_WORKERS is 0: a worker process needs at least one")
-        async with running(services):
+        async with running(services), contextlib.AsyncExitStack() as stack:
+            if settings.metrics_port is not None:
+                from connectors.metrics import metrics_server
+
+                try:
+                    host, port = await stack.enter_async_context(
+                        metrics_server(
+                            services.runtime.store.engine,
+                            host=settings.metrics_host,
+                            port=settings.metrics_port,
+                        )
+                    )
+                except OSError as error:  # e.g. the port is taken
+                    raise ConfigError(
+                        f"TOMO_METRICS_PORT={settings.metrics_port} could not be opened on "
+                        f"{settings.metrics_host}: {error.strerror or error}"
+                    ) from error
+                print(f"tomo: metrics on http://{host}:{port}/metrics", flush=True)
             print(f"tomo: {settings.workers} worker(s) running", flush=True)
             await stop.wait()
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True)
-    logging.getLogger().setLevel(level.upper())
 
 
 def serve_command(
@@ -99,20 +116,35 @@ def serve_command(
     ),
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port)")] = 8000,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    log_format: Annotated[
+        LogFormat | None, typer.Option(help="text or json (default: TOMO_LOG_FORMAT, else text)")
+    ] = None,
 ) -> None:
-    """The HTTP app (LINE webhook at /line/webhook, /healthz) and its workers."""
-    settings = load_settings()
+    """The HTTP app (LINE webhook at /line/webhook, /healthz, /metrics) and its workers."""
+    settings = _with_options(load_settings(), log_format=log_format)
     _preflight(settings)
     serve(settings, host=host, port=port, log_level=log_level)
 
 
 def worker_command(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    log_format: Annotated[
+        LogFormat | None, typer.Option(help="text or json (default: TOMO_LOG_FORMAT, else text)")
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve Prometheus metrics at /metrics on this port (0: any free port; "
+            "default: TOMO_METRICS_PORT, else none)",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
 ) -> None:
     """Workers only, no HTTP: more hands beside `tomo serve` over a shared database."""
     from connectors.app import ConfigError
 
-    settings = load_settings()
+    settings = _with_options(load_settings(), log_format=log_format, metrics_port=metrics_port)
     _preflight(settings)
     try:
         work(settings, log_level=log_level)
@@ -122,10 +154,24 @@ def worker_command(
 
 
 def _preflight(settings: Settings) -> None:
+    from sqlalchemy.exc import OperationalError
+
     from connectors.app import ConfigError, preflight
+    from connectors.db_cli import require_schema
+    from memory.schema import SchemaNotCurrent
 
     try:
         preflight(settings)
-    except ConfigError as error:
-        err.print(str(error))
+        asyncio.run(require_schema(settings))
+    except (ConfigError, SchemaNotCurrent) as error:
+        err.print(str(error), soft_wrap=True)
         raise typer.Exit(2) from error
+    except OperationalError as error:
+        err.print(f"tomo: could not reach the database: {error.orig}", soft_wrap=True)
+        raise typer.Exit(2) from error
+
+
+def _with_options(settings: Settings, **options: object) -> Settings:
+    """The settings with what was given on the command line in place of the environment's."""
+    given = {name: value for name, value in options.items() if value is not None}
+    return settings.model_copy(update=given) if given else settings

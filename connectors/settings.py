@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.business_hours import BusinessHours
+from connectors.logs import LogFormat
 from memory.database import default_database_url
 
 
@@ -117,6 +118,17 @@ class Settings(BaseSettings):
         description="TOMO_INBOX_LEASE_SECONDS: a customer held by a process that stopped "
         "answering is taken over after this",
     )
+    burst_seconds: float = Field(
+        default=1.5,
+        ge=0,
+        description="TOMO_BURST_SECONDS: texts a customer sends in a row are answered "
+        "together once they pause this long (0: only texts already waiting are joined)",
+    )
+    burst_max_wait_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        description="TOMO_BURST_MAX_WAIT_SECONDS: the longest a first text waits for the rest",
+    )
     inbox_keep_days: int = Field(
         default=7,
         ge=1,
@@ -153,6 +165,25 @@ class Settings(BaseSettings):
         gt=0,
         description="TOMO_HANDOFF_CHECK_SECONDS: how often unclaimed handoffs and Slack "
         "posts that failed are looked at",
+    )
+
+    # Operations: the log and the metrics.
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT,
+        description="TOMO_LOG_FORMAT: text, or json (one object a line: time, level, logger, "
+        "message, exception) for a log collector; `--log-format` overrides it",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="TOMO_METRICS_PORT: `tomo worker` serves Prometheus metrics at /metrics on "
+        "this port (0: any free port); unset: none (`tomo serve` has GET /metrics anyway)",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="TOMO_METRICS_HOST: the address of `tomo worker`'s metrics port (0.0.0.0: "
+        "every interface; keep it on an internal network, it has no authentication)",
     )
 
     @model_validator(mode="after")

@@ -115,7 +115,10 @@ class CustomerMemory:
         return await asyncio.to_thread(self._vectors.vectors, self._customer_id, ids)
 
     async def recall(self, query: str, k: int = 5) -> list[Recalled]:
-        """The k active memories that best match the query, best first."""
+        """The k active memories that best match the query, best first.
+
+        Raises `memory.vectors.VectorsUnavailable` when the vector store cannot be reached.
+        """
         records = await self.records(active_only=True)
         if not records or k <= 0:
             return []
@@ -174,8 +177,12 @@ class CustomerMemory:
                 )
             )
             ids = list(owned.all())
-            if not ids:
-                return 0
+        if not ids:
+            return 0
+        # Vectors first: with the vector store down nothing is forgotten (the
+        # caller fails and may try again), rather than rows gone and vectors kept.
+        await asyncio.to_thread(self._vectors.delete, self._customer_id, ids)
+        async with AsyncSession(self._engine) as session:
             await session.exec(
                 delete(MemoryRecord).where(
                     col(MemoryRecord.customer_id) == self._customer_id,
@@ -183,17 +190,16 @@ class CustomerMemory:
                 )
             )
             await session.commit()
-        await asyncio.to_thread(self._vectors.delete, self._customer_id, ids)
         return len(ids)
 
     async def forget_all(self) -> int:
-        """Forget every memory of this customer: SQL rows and every vector."""
+        """Forget every memory of this customer: every vector, then the SQL rows."""
+        await asyncio.to_thread(self._vectors.delete, self._customer_id, None)
         async with AsyncSession(self._engine) as session:
             result = await session.exec(
                 delete(MemoryRecord).where(col(MemoryRecord.customer_id) == self._customer_id)
             )
             await session.commit()
-        await asyncio.to_thread(self._vectors.delete, self._customer_id, None)
         return int(result.rowcount or 0)
 
     async def vector_count(self) -> int:

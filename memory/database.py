@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from memory import (
+    admin_state,  # noqa: F401  (the admin's leases and failed logins, shared by processes)
     handoffs,  # noqa: F401  (handoffs to staff)
     models,  # noqa: F401  (registers the tables on SQLModel.metadata)
     queue,  # noqa: F401  (the inbox and outbox tables)
@@ -58,7 +59,9 @@ async def open_engine(url: str, *, migrate: bool = True) -> AsyncEngine:
         database = make_url(target).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(target, pool_pre_ping=True)
+    # hide_parameters: a database error's message would otherwise quote the
+    # statement's values (what customers said) into the log.
+    engine = create_async_engine(target, pool_pre_ping=True, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
     try:

@@ -87,6 +87,11 @@ class Handoff(SQLModel, table=True):
         default="", description="What showed each reason, one a line (words of the rules only)"
     )
     after_hours: bool = Field(default=False, description="Opened outside business hours")
+    suggested_reply: str | None = Field(
+        default=None,
+        description="A language model's draft of a first staff reply, written once before "
+        "the card is posted (None: the persona's template is suggested)",
+    )
 
     slack_channel: str | None = Field(default=None, max_length=64)
     slack_thread_ts: str | None = Field(default=None, max_length=32, description="The card's ts")

@@ -164,8 +164,8 @@ class EventQueue:
         ]
         return await self._insert_new(InboxEvent, rows, "event_id")
 
-    async def next_event(self, customer_id: str) -> InboxEvent | None:
-        """The customer's earliest unfinished event (in the order the customer caused them)."""
+    async def next_events(self, customer_id: str, limit: int = 1) -> list[InboxEvent]:
+        """The customer's earliest unfinished events, in the order the customer caused them."""
         async with AsyncSession(self._engine) as session:
             rows = await session.exec(
                 select(InboxEvent)
@@ -174,15 +174,20 @@ class EventQueue:
                     col(InboxEvent.status) == InboxStatus.PENDING,
                 )
                 .order_by(col(InboxEvent.occurred_at), col(InboxEvent.id))
-                .limit(1)
+                .limit(limit)
             )
-            return rows.first()
+            return list(rows.all())
 
-    async def finish(self, row_id: int) -> None:
-        """Mark an event handled and drop its payload."""
+    async def next_event(self, customer_id: str) -> InboxEvent | None:
+        """The customer's earliest unfinished event."""
+        events = await self.next_events(customer_id, 1)
+        return events[0] if events else None
+
+    async def finish(self, *row_ids: int) -> None:
+        """Mark events handled and drop their payloads."""
         await self._update(
             update(InboxEvent)
-            .where(col(InboxEvent.id) == row_id)
+            .where(col(InboxEvent.id).in_(row_ids))
             .values(status=InboxStatus.DONE, payload="", finished_at=utcnow(), not_before=None)
         )
 
@@ -330,11 +335,11 @@ class EventQueue:
             )
             return list(rows.all())
 
-    async def answered(self, event_id: str) -> bool:
-        """Whether anything was put in the outbox in answer to this event."""
+    async def answered(self, *event_ids: str) -> bool:
+        """Whether anything was put in the outbox in answer to any of these events."""
         async with AsyncSession(self._engine) as session:
             rows = await session.exec(
-                select(OutboxMessage.id).where(OutboxMessage.event_id == event_id).limit(1)
+                select(OutboxMessage.id).where(col(OutboxMessage.event_id).in_(event_ids)).limit(1)
             )
             return rows.first() is not None
 

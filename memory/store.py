@@ -130,13 +130,21 @@ class MemoryStore:
         *,
         unsure: bool = False,
         memory_status: MemoryStatus | None = None,
+        line_message_id: str | None = None,
     ) -> Message:
+        """Store a message; one with a LINE message id already stored is returned as it is
+        (the same event handled again after a crash is not stored twice)."""
+        if line_message_id is not None:
+            known = await self.line_message(customer_id, line_message_id)
+            if known is not None:
+                return known
         message = Message(
             customer_id=customer_id,
             role=role,
             text=text,
             unsure=unsure,
             memory_status=memory_status,
+            line_message_id=line_message_id,
         )
         async with AsyncSession(self.engine, expire_on_commit=False) as session:
             session.add(message)
@@ -164,15 +172,18 @@ class MemoryStore:
         async with AsyncSession(self.engine) as session:
             return await session.get(Message, message_id)
 
-    async def pending_memory_messages(self, limit: int = 500) -> list[Message]:
-        """Customer messages whose memory write has not finished (oldest first)."""
+    async def pending_memory_messages(
+        self, limit: int = 500, *, after_id: int | None = None
+    ) -> list[Message]:
+        """Customer messages whose memory write has not finished (oldest first).
+
+        `after_id`: only those after this message id (to page past ones left pending).
+        """
+        query = select(Message).where(col(Message.memory_status) == MemoryStatus.PENDING)
+        if after_id is not None:
+            query = query.where(col(Message.id) > after_id)
         async with AsyncSession(self.engine) as session:
-            rows = await session.exec(
-                select(Message)
-                .where(col(Message.memory_status) == MemoryStatus.PENDING)
-                .order_by(col(Message.id))
-                .limit(limit)
-            )
+            rows = await session.exec(query.order_by(col(Message.id)).limit(limit))
             return list(rows.all())
 
     async def set_memory_status(self, message_ids: list[int], status: MemoryStatus) -> None:
@@ -265,26 +276,6 @@ class MemoryStore:
                 .values(line_message_id=line_message_id)
             )
             await session.commit()
-
-    async def link_line_message(self, customer_id: str, text: str, line_message_id: str) -> bool:
-        """Tag the customer's newest untagged message with this text with its LINE id."""
-        async with AsyncSession(self.engine) as session:
-            found = await session.exec(
-                select(Message.id)
-                .where(
-                    col(Message.customer_id) == customer_id,
-                    col(Message.role) == Role.CUSTOMER,
-                    col(Message.text) == text,
-                    col(Message.line_message_id).is_(None),
-                )
-                .order_by(col(Message.id).desc())
-                .limit(1)
-            )
-            message_id = found.first()
-        if message_id is None:
-            return False
-        await self.set_line_message_id(message_id, line_message_id)
-        return True
 
     async def line_message(self, customer_id: str, line_message_id: str) -> Message | None:
         """The customer's stored message that came from this LINE message."""

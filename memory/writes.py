@@ -2,8 +2,8 @@
 
 One path for both: a single `remember` and the memory writer's batches. A batch
 embeds all texts at once, reads the customers' active memories in one query,
-writes the SQL rows in one transaction and the vectors with one upsert per
-shard — that is what lets writes keep up with thousands of memories a second.
+writes the vectors with one upsert per shard and then the SQL rows in one
+transaction — that is what lets writes keep up with thousands of memories a second.
 """
 
 from __future__ import annotations
@@ -118,6 +118,16 @@ async def write_memories(
         outcome = Outcome.SUPERSEDED if plan.supersede else Outcome.ADDED
         results.append(Remembered(record, outcome, plan.supersede))
 
+    # Vectors before rows: if the vector store cannot be reached nothing is
+    # stored, and writing again later does not find a row without its vector
+    # (which it could not match, and so would store twice). A failure after
+    # the upsert leaves only vectors no row names: never recalled.
+    if added:
+        entries = [
+            VectorEntry(record.customer_id, record.id, record.text, record.kind.value, vector)
+            for record, vector in added
+        ]
+        await asyncio.to_thread(vectors.add_many, entries)
     now = utcnow()
     async with AsyncSession(engine, expire_on_commit=False) as session:
         session.add_all([record for record, _ in added])
@@ -134,10 +144,4 @@ async def write_memories(
                 .values(updated_at=now)
             )
         await session.commit()
-    if added:
-        entries = [
-            VectorEntry(record.customer_id, record.id, record.text, record.kind.value, vector)
-            for record, vector in added
-        ]
-        await asyncio.to_thread(vectors.add_many, entries)
     return results

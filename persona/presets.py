@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from persona.schema import Persona
+from persona.schema import Commitment, Persona
 
 DEMO_BRAND = "demo"
 
@@ -100,3 +100,28 @@ def choose_preset(word: str, similarity: Similarity | None = None) -> PresetChoi
     best = max(range(len(scores)), key=scores.__getitem__)
     key = list(presets)[best]
     return PresetChoice(key, presets[key]["relationship"]["word"], exact=False)
+
+
+# Where a free-text commitment's title ends: the manager's own "見出し: 本文" or the first clause.
+_TITLE_SEPARATORS = (":", "：")
+_CLAUSE_ENDS = "。、！？!?,，.\n"
+TITLE_LENGTH = 20
+
+
+def commitment_from_text(text: str) -> Commitment:
+    """A commitment a manager wrote as free text: "見出し: 本文", or just the text, whose
+    first clause then becomes the title. The words are kept as written."""
+    text = text.strip()
+    for separator in _TITLE_SEPARATORS:
+        title, found, body = text.partition(separator)
+        if found and title.strip() and body.strip():
+            return Commitment(title=title.strip(), body=body.strip())
+    first = text
+    for index, character in enumerate(text):
+        if character in _CLAUSE_ENDS:
+            first = text[:index]
+            break
+    title = first.strip() or text
+    if len(title) > TITLE_LENGTH:
+        title = title[:TITLE_LENGTH] + "…"
+    return Commitment(title=title, body=text)

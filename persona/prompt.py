@@ -39,6 +39,14 @@ class PromptTurn:
     text: str
 
 
+_TURN_RULES = (
+    "Rules: answer in Japanese, in this voice, in one to three short LINE messages "
+    "separated by blank lines. If you do not know the answer for sure, or the customer "
+    f"needs a person, begin your answer with {UNSURE_MARK} and say honestly that you "
+    "will not guess."
+)
+
+
 def _bullets(items: Sequence[str]) -> str:
     return "\n".join(f"- {item}" for item in items) if items else "- (none)"
 
@@ -49,8 +57,13 @@ def render_system_prompt(
     customer_name: str | None,
     memories: Sequence[PromptMemory] = (),
     history: Sequence[PromptTurn] = (),
+    rules: str | None = None,
 ) -> str:
-    """The system prompt for one turn."""
+    """The system prompt for one turn.
+
+    `rules` replaces the closing instructions (answering the customer as tomo),
+    for prompts that write something else in the persona's voice.
+    """
     voice = persona.voice
     address = voice.addressing(customer_name)
     sections = [
@@ -86,9 +99,6 @@ def render_system_prompt(
             ]
         ),
         "Recent conversation:\n" + _bullets([f"{t.role}: {t.text}" for t in history]),
-        "Rules: answer in Japanese, in this voice, in one to three short LINE messages "
-        "separated by blank lines. If you do not know the answer for sure, or the customer "
-        f"needs a person, begin your answer with {UNSURE_MARK} and say honestly that you "
-        "will not guess.",
+        rules if rules is not None else _TURN_RULES,
     ]
     return "\n\n".join(sections)

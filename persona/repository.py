@@ -74,6 +74,10 @@ class PersonaRepository:
             raise NoPersonaError("no persona published yet: run `tomo persona init`")
         return self.version(version)
 
+    def has_draft(self) -> bool:
+        """Whether a draft has been saved (it may equal the published version)."""
+        return (self.root / "draft.yaml").is_file()
+
     def draft(self) -> Persona:
         path = self.root / "draft.yaml"
         if path.is_file():

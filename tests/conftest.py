@@ -20,6 +20,7 @@ from connectors.runtime import Runtime, open_runtime  # noqa: E402
 from connectors.settings import Settings  # noqa: E402
 from persona.presets import build_persona  # noqa: E402
 from persona.repository import PersonaRepository  # noqa: E402
+from tests.fakes.chroma_server import ChromaServer  # noqa: E402
 
 _OUR_PREFIXES = ("TOMO_", "LINE_", "SLACK_", "OPENAI_", "ANTHROPIC_")
 
@@ -73,6 +74,29 @@ def subprocess_env(data_dir: Path) -> Iterator[dict[str, str]]:
     yield env
 
 
+@pytest.fixture(scope="module")
+def _module_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    folder = tmp_path_factory.mktemp("chroma-server")
+    server = ChromaServer(folder / "data", folder / "chroma.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def chroma_server(_module_chroma_server: ChromaServer) -> Iterator[ChromaServer]:
+    """A real Chroma server, one per test module (it takes about a second to start).
+
+    Tests share its collections: keep data apart with customer ids of the test's
+    own. A test may stop or freeze it; it is running again for the next test.
+    """
+    yield _module_chroma_server
+    _module_chroma_server.thaw()
+    _module_chroma_server.start()
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for one test, dropped afterwards.
@@ -95,6 +119,23 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url() -> str | None:
+    """The SQL store of the app fixtures (None: SQLite in the data folder).
+
+    A test module overrides it to run the same tests on PostgreSQL (see
+    tests/connectors/line/test_on_postgresql.py).
+    """
+    return None
+
+
+@pytest.fixture
+async def migrated_postgres_url(postgres_url: str) -> str:
+    """A fresh PostgreSQL database after `tomo db upgrade`'s migrations."""
+    await migrate(postgres_url)
+    return postgres_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

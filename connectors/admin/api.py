@@ -56,7 +56,16 @@ class PublishRequest(BaseModel):
 class RelationshipRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    relationship: str = Field(min_length=1, max_length=100)
+    relationship: str = Field(
+        min_length=1,
+        max_length=500,
+        description="A relationship word, or a definition in free text",
+    )
+    commitments: list[Annotated[str, Field(min_length=1, max_length=2000)]] | None = Field(
+        default=None,
+        max_length=30,
+        description="The brand's commitments as free texts (見出し: 本文); default: the draft's",
+    )
 
 
 def _invalid(errors: tuple[FieldError, ...] | list[FieldError]) -> JSONResponse:
@@ -227,19 +236,21 @@ def api_router(auth: AdminAuth, desk: PersonaDesk) -> APIRouter:
         changed = await desk.save_draft(persona, actor=ACTOR)
         return {"saved": True, "changed": changed}
 
-    @router.post("/persona/draft/relationship")
-    async def draft_from_relationship(body: RelationshipRequest) -> dict[str, Any]:
+    @router.post("/persona/draft/relationship", response_model=None)
+    async def draft_from_relationship(
+        body: RelationshipRequest,
+    ) -> dict[str, Any] | JSONResponse:
         try:
-            start = await desk.start_from_relationship(body.relationship, actor=ACTOR)
+            start = await desk.start_from_relationship(
+                body.relationship, actor=ACTOR, commitments=body.commitments
+            )
         except KeyError as error:
             raise HTTPException(422, str(error)) from error
-        return {
-            "preset": start.preset,
-            "relationship": start.word,
-            "exact": start.exact,
-            "note": start.note,
-            "draft": start.persona.model_dump(mode="json"),
-        }
+        except DraftInvalid as invalid:  # e.g. commitments that make no valid persona
+            return _invalid(invalid.errors)
+        except PersonaConflict as conflict:
+            return _conflict(conflict)
+        return start.to_json()
 
     @router.post("/persona/publish", response_model=None)
     async def publish(body: PublishRequest | None = None) -> dict[str, Any] | JSONResponse:

@@ -18,7 +18,6 @@ import hmac
 import json
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -27,10 +26,10 @@ SESSION_COOKIE = "tomo_admin"
 LOGIN_COOKIE = "tomo_admin_login"  # ties the login form's CSRF token to this browser
 SESSION_SECONDS = 12 * 60 * 60
 
-# Failed logins from one address within the window before it must wait.
+# Failed logins from one address within the window before it must wait (counted in
+# the database by memory.admin_state.LoginLimit, so every process shares the limit).
 LOGIN_ATTEMPTS = 10
 LOGIN_WINDOW_SECONDS = 10 * 60
-MAX_TRACKED_ADDRESSES = 10_000
 
 
 def _b64(data: bytes) -> str:
@@ -60,7 +59,6 @@ class AdminAuth:
             if self._token
             else None
         )
-        self._failures: dict[str, deque[float]] = {}
 
     @property
     def configured(self) -> bool:
@@ -130,28 +128,3 @@ class AdminAuth:
         return hmac.compare_digest(
             given.encode("ascii", "replace"), self.csrf_token(bound_to).encode("ascii")
         )
-
-    # -- slowing down guessing ----------------------------------------------------------
-
-    def login_blocked(self, client: str, now: float | None = None) -> bool:
-        """Whether this address failed too often lately to try again yet."""
-        moment = time.time() if now is None else now
-        failures = self._failures.get(client)
-        if not failures:
-            return False
-        while failures and failures[0] < moment - LOGIN_WINDOW_SECONDS:
-            failures.popleft()
-        return len(failures) >= LOGIN_ATTEMPTS
-
-    def login_failed(self, client: str, now: float | None = None) -> None:
-        moment = time.time() if now is None else now
-        if len(self._failures) >= MAX_TRACKED_ADDRESSES:
-            # Forget addresses whose failures are all older than the window.
-            for address in [
-                a for a, f in self._failures.items() if f[-1] < moment - LOGIN_WINDOW_SECONDS
-            ]:
-                del self._failures[address]
-        self._failures.setdefault(client, deque()).append(moment)
-
-    def login_succeeded(self, client: str) -> None:
-        self._failures.pop(client, None)

@@ -3,14 +3,23 @@ with the regression replay, roll back, compare versions, preview, check a text.
 
 Shared by the JSON API and the web admin. Every change is written to the audit
 log (who, what: field names and version numbers, never content). Changes are
-serialised by one lock per process.
+serialised by a lease in the database, so they take turns across every process
+(`tomo serve` scaled out, the `tomo persona` commands). Used by the command line
+too: `tomo persona publish` replays and audits exactly as the admin does.
+
+With a language model configured, starting from a relationship definition drafts a
+whole persona (bot/persona_draft.py), with the closest preset as its example; when
+the model fails or answers something that is not a persona, the closest preset is
+used and the manager is told so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,16 +27,22 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bot.persona_draft import DraftFailed, LineFinding, PersonaDrafter, own_line_findings
 from connectors.admin.preview import Preview, preview_reply, reply_messages
-from connectors.runtime import Runtime
-from persona.presets import build_persona, choose_preset, load_preset
+from connectors.persona_words import say
+from connectors.runtime import Runtime, build_persona_drafter
+from memory.admin_state import LeaseBusy, lease
+from persona.presets import DEMO_BRAND, choose_preset, commitment_from_text, load_brand, load_preset
 from persona.regression import RegressionReport, replay
 from persona.repository import NoPersonaError, persona_to_yaml
 from persona.schema import Persona
 from persona.tone import Finding, check_tone
 
+log = logging.getLogger(__name__)
+
 # What a persona keeps when it starts over from another relationship: the brand's own.
 BRAND_FIELDS = ("brand", "commitments", "faq")
+PERSONA_LEASE = "persona"
 
 
 @dataclass(frozen=True)
@@ -138,23 +153,48 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class RelationshipStart:
-    """A draft started from a relationship word: which preset, and whether it was exact."""
+    """A draft started from a relationship definition: drafted by the language model, or
+    the preset (exact, or the closest one), and the persona's own lines' tone findings."""
 
     asked: str
     preset: str
-    word: str
+    word: str  # the preset's relationship word
     exact: bool
     persona: Persona
+    drafted_by: str = "preset"  # "llm" or "preset"
+    failure: str | None = None  # why the model's draft was not used ("timeout", …)
+    findings: tuple[LineFinding, ...] = ()
 
     @property
     def note(self) -> str:
-        """What the manager is told (offline, the closest preset stands in)."""
+        """What the manager is told: who drafted it, and from which preset."""
+        if self.drafted_by == "llm":
+            return say("start.drafted", asked=self.asked, word=self.word)
+        if self.failure is not None:
+            key = "start.fallback_preset" if self.exact else "start.fallback_closest"
+            return say(key, reason=say(f"failure.{self.failure}"), word=self.word)
         if self.exact:
-            return f"「{self.word}」のプリセットから下書きを作りました。"
-        return (
-            f"「{self.asked}」のプリセットはないため、"
-            f"いちばん近い「{self.word}」から下書きを作りました。"
-        )
+            return say("start.preset", word=self.word)
+        return say("start.closest", asked=self.asked, word=self.word)
+
+    @property
+    def findings_note(self) -> str:
+        if self.findings:
+            return say("start.findings", count=len(self.findings))
+        return say("start.no_findings")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            "relationship": self.word,
+            "exact": self.exact,
+            "drafted_by": self.drafted_by,
+            "llm_failure": self.failure,
+            "note": self.note,
+            "findings_note": self.findings_note,
+            "findings": [finding.to_json() for finding in self.findings],
+            "draft": self.persona.model_dump(mode="json"),
+        }
 
 
 @dataclass(frozen=True)
@@ -178,17 +218,25 @@ class PersonaDesk:
 
     def __init__(self, runtime: Callable[[], Runtime]) -> None:
         self._runtime = runtime
-        self._lock: asyncio.Lock | None = None
+        self._drafter: PersonaDrafter | None = None
 
     @property
     def runtime(self) -> Runtime:
         return self._runtime()
 
-    def _changing(self) -> asyncio.Lock:
-        # Made on first use, inside the app's event loop.
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
+    @contextlib.asynccontextmanager
+    async def _changing(self) -> AsyncIterator[None]:
+        """One change at a time, across every process on the database."""
+        try:
+            async with lease(self.runtime.store.engine, PERSONA_LEASE):
+                yield
+        except LeaseBusy as busy:
+            raise PersonaConflict("busy", say("desk.busy")) from busy
+
+    def _persona_drafter(self) -> PersonaDrafter | None:
+        if self._drafter is None:
+            self._drafter = build_persona_drafter(self.runtime.settings)
+        return self._drafter
 
     async def _audit(self, actor: str, action: str, count: int, detail: str) -> None:
         await self.runtime.store.audit(
@@ -285,32 +333,76 @@ class PersonaDesk:
             )
             return changed
 
-    async def start_from_relationship(self, word: str, *, actor: str) -> RelationshipStart:
-        """Replace the draft's voice with the preset for a relationship word (the closest
-        one when no preset has the word); the brand, its commitments and FAQ are kept."""
+    def _brand(self) -> dict[str, Any]:
+        """The brand's own fields: the draft's, or the demo brand's before any persona."""
+        draft = self.state().draft
+        if draft is None:
+            return {
+                key: value for key, value in load_brand(DEMO_BRAND).items() if key in BRAND_FIELDS
+            }
+        kept = draft.model_dump(mode="json")
+        return {key: kept[key] for key in BRAND_FIELDS}
+
+    async def start_from_relationship(
+        self,
+        relationship: str,
+        *,
+        actor: str,
+        brand: Mapping[str, Any] | None = None,
+        commitments: Sequence[str] | None = None,
+    ) -> RelationshipStart:
+        """Start the draft from a relationship definition (a word, or free text).
+
+        `brand` (name, commitments, FAQ) defaults to the draft's own; `commitments`,
+        free texts, replace the brand's. With a language model the whole persona is
+        drafted, with the closest preset as its example; offline, or when the model's
+        draft cannot be used, that preset is the draft. Saved as the draft, never
+        published; the persona's own lines are tone-checked against it.
+        """
         encoder = self.runtime.store.encoder
 
         def similarity(text: str, candidates: Sequence[str]) -> list[float]:
             vectors = encoder.encode([text, *candidates])
             return [float(score) for score in vectors[1:] @ vectors[0]]
 
-        choice = await asyncio.to_thread(choose_preset, word, similarity)
-        state = self.state()
-        if state.draft is None:
-            persona = build_persona(choice.key)
-        else:
-            kept = state.draft.model_dump(mode="json")
-            persona = parse_persona(
-                {**load_preset(choice.key), **{key: kept[key] for key in BRAND_FIELDS}}
-            )
+        choice = await asyncio.to_thread(choose_preset, relationship, similarity)
+        own = {key: value for key, value in (brand or self._brand()).items() if key in BRAND_FIELDS}
+        if commitments is not None:
+            own["commitments"] = [
+                commitment_from_text(text).model_dump(mode="json")
+                for text in commitments
+                if text.strip()
+            ]
+        persona = parse_persona({**load_preset(choice.key), **own})
+        drafted_by, failure = "preset", None
+        drafter = self._persona_drafter()
+        if drafter is not None:
+            try:
+                persona = await drafter.draft(relationship, persona)
+                drafted_by = "llm"
+            except DraftFailed as failed:
+                log.warning("the persona draft by the language model failed: %s", failed)
+                failure = failed.kind
+        findings = tuple(own_line_findings(persona))
         changed = await self.save_draft(persona, actor=actor)
         await self._audit(
             actor,
             "persona_draft_from_relationship",
             len(changed),
-            f"preset={choice.key} exact={str(choice.exact).lower()}",
+            f"preset={choice.key} exact={str(choice.exact).lower()} drafted_by={drafted_by}"
+            + (f" llm_failure={failure}" if failure else "")
+            + f" findings={len(findings)}",
         )
-        return RelationshipStart(word, choice.key, choice.word, choice.exact, persona)
+        return RelationshipStart(
+            relationship,
+            choice.key,
+            choice.word,
+            choice.exact,
+            persona,
+            drafted_by=drafted_by,
+            failure=failure,
+            findings=findings,
+        )
 
     async def regression(self) -> RegressionReport:
         state = self.state()

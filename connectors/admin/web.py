@@ -16,11 +16,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from connectors.admin.auth import LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECONDS, AdminAuth, Session
+from connectors.admin.auth import (
+    LOGIN_ATTEMPTS,
+    LOGIN_COOKIE,
+    LOGIN_WINDOW_SECONDS,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    AdminAuth,
+    Session,
+)
 from connectors.admin.persona_desk import PersonaDesk
 from connectors.admin.web_customers import add_customer_pages
 from connectors.admin.web_pages import PREFIX, Pages, client_address, one, read_form
 from connectors.admin.web_persona import add_persona_pages
+from memory.admin_state import LoginLimit
 
 STATIC_FILES = {"admin.css": "text/css; charset=utf-8", "admin.js": "text/javascript"}
 
@@ -84,14 +93,18 @@ def web_router(auth: AdminAuth, desk: PersonaDesk) -> APIRouter:
                 request, 403, "フォームの有効期限が切れました。もう一度お試しください。"
             )
         client = client_address(request)
-        if auth.login_blocked(client):
+        # Counted in the database: every `tomo serve` process shares one limit.
+        limit = LoginLimit(
+            desk.runtime.store.engine, attempts=LOGIN_ATTEMPTS, window=LOGIN_WINDOW_SECONDS
+        )
+        if await limit.blocked(client):
             return login_page(
                 request, 429, "失敗が続いたため、しばらくしてからもう一度お試しください。"
             )
         if not auth.token_matches(one(form, "token")):
-            auth.login_failed(client)
+            await limit.failed(client)
             return login_page(request, 401, "管理トークンが違います。")
-        auth.login_succeeded(client)
+        await limit.succeeded(client)
         _, cookie = auth.new_session()
         response = RedirectResponse(f"{PREFIX}/", status_code=303)
         response.set_cookie(

@@ -15,6 +15,7 @@ from connectors.admin.persona_desk import (
     DraftInvalid,
     PersonaConflict,
     PersonaDesk,
+    RelationshipStart,
     parse_persona,
     parse_persona_yaml,
 )
@@ -48,6 +49,7 @@ def add_persona_pages(router: APIRouter, pages: Pages, desk: PersonaDesk) -> Non
         errors: Sequence[Any] = (),
         preview: dict[str, Any] | None = None,
         note: str = "",
+        start: RelationshipStart | None = None,
     ) -> HTMLResponse:
         state = desk.state()
         if values is None:
@@ -66,6 +68,7 @@ def add_persona_pages(router: APIRouter, pages: Pages, desk: PersonaDesk) -> Non
             errors=errors,
             preview=preview,
             note=note,
+            start=start,
             nav="persona",
         )
 
@@ -111,7 +114,9 @@ def add_persona_pages(router: APIRouter, pages: Pages, desk: PersonaDesk) -> Non
             return editor(
                 request, session, status=422, note=f"「{word}」に合うプリセットがありません。"
             )
-        return editor(request, session, note=start.note)
+        except PersonaConflict as conflict:
+            return editor(request, session, status=409, note=str(conflict))
+        return editor(request, session, note=start.note, start=start)
 
     @router.post("/persona/preview")
     async def preview(request: Request, session: LoggedIn) -> Response:

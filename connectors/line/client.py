@@ -7,6 +7,8 @@ tomo's exceptions:
 - 409 on a push: `AlreadyAccepted` (that retry key was accepted before)
 - 429, 5xx, timeouts, connection errors: `Retryable`
 - any other 4xx: `Rejected` (retrying the same request cannot help)
+
+Every failed call (all but the 409) is counted in `tomo_send_errors_total`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from linebot.v3.messaging import (
     ShowLoadingAnimationRequest,
 )
 from linebot.v3.messaging.exceptions import ApiException
+
+from bot.metrics import SEND_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +115,12 @@ class LineApi:
             detail = _error_message(error.body)
             if status == 409 and conflict_means_accepted:
                 raise AlreadyAccepted(status, detail) from None
+            SEND_ERRORS.labels(channel="line", status=str(status or "network")).inc()
             if status is not None and (status == 429 or status >= 500):
                 raise Retryable(status, detail) from None
             raise Rejected(status, detail) from None
         except (aiohttp.ClientError, TimeoutError) as error:
+            SEND_ERRORS.labels(channel="line", status="network").inc()
             raise Retryable(None, type(error).__name__) from None
 
 

@@ -29,6 +29,7 @@ from datetime import timedelta
 
 from bot.event_handler import QuickReply
 from bot.events import CustomerEvent
+from bot.metrics import SEND_RETRIES
 from connectors.line.client import AlreadyAccepted, LineApi, LineApiError, Rejected, Retryable
 from connectors.line.messages import batches, text_messages
 from memory.models import utcnow
@@ -131,6 +132,7 @@ class LineSender:
                 MAX_BACKOFF_SECONDS,
             )
             log.warning("LINE push failed (%s); retrying in %.0f s", error.status, delay)
+            SEND_RETRIES.labels(channel=CHANNEL).inc()
             await self._queue.postpone(
                 row.id, attempts=attempts, status=error.status, delay=timedelta(seconds=delay)
             )

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.events import encode
 from connectors.line.parsing import WebhookRejected, parse_webhook
+from connectors.metrics import timed_webhook
 from memory.queue import EventQueue, NewEvent
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ def line_webhook_router(
 
     @router.post(PATH, include_in_schema=False)
     async def line_webhook(request: Request) -> JSONResponse:
+        return await timed_webhook("line", receive(request))
+
+    async def receive(request: Request) -> JSONResponse:
         signature = request.headers.get("x-line-signature")
         if not signature:
             return _refuse(400, "missing x-line-signature")

@@ -5,7 +5,8 @@ timeouts, 429 (with Slack's Retry-After), 5xx and `ok: false` answers alike —
 so the handoff service keeps the post and tries again later. Answers that
 retrying cannot fix (a wrong token, a channel the app is not in, blocks Slack
 refuses) are logged as errors: someone has to fix the configuration, and the
-handoff waits for them rather than being lost.
+handoff waits for them rather than being lost. Every failure is counted in
+`tomo_send_errors_total` (status 200: Slack answered `ok: false`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handoff import DeskUnavailable
+from bot.metrics import SEND_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +76,13 @@ class SlackApi:
         except SlackApiError as error:
             status = error.response.status_code
             code = _error_code(error.response.data)
+            SEND_ERRORS.labels(channel="slack", status=str(status)).inc()
             retry_after = _retry_after(error.response.headers) if status == 429 else None
             if code in CONFIGURATION_ERRORS:
                 log.error("Slack refused %s: %s (check the Slack app's setup)", method, code)
             raise DeskUnavailable(f"{method}: {status} {code}", retry_after=retry_after) from error
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            SEND_ERRORS.labels(channel="slack", status="network").inc()
             raise DeskUnavailable(f"{method}: {type(error).__name__}") from error
         data: dict[str, Any] = dict(response.data) if isinstance(response.data, dict) else {}
         return data

@@ -31,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handoff import StaffMember
 from bot.staff_actions import StaffActions
+from connectors.metrics import timed_webhook
 from connectors.slack.card import ACTIONS, BACK_TO_BOT, CLAIM, RESOLVE, SEND_SUGGESTION, unescape
 from memory.handoffs import HandoffStore
 from memory.models import utcnow
@@ -250,6 +251,9 @@ def slack_router(bolt: Callable[[], AsyncApp | None]) -> APIRouter:
 
     @router.post(PATH, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        return await timed_webhook("slack", receive(request))
+
+    async def receive(request: Request) -> Response:
         app = bolt()
         if app is None:
             return JSONResponse(

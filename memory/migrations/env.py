@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlmodel import SQLModel
@@ -11,7 +11,7 @@ from sqlmodel.sql.sqltypes import AutoString
 from memory import database  # noqa: F401  (registers every table on SQLModel.metadata)
 
 
-def _render_item(kind: str, item: Any, autogen: Any) -> str | bool:
+def _render_item(kind: str, item: Any, autogen: Any) -> str | Literal[False]:
     """Write SQLModel's string type as `AutoString(...)` (imported by the template)."""
     if kind == "type" and isinstance(item, AutoString):
         return f"AutoString(length={item.length})" if item.length else "AutoString()"

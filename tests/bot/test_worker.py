@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,16 +54,20 @@ class Recorder:
         self.overlaps = 0
         self.before: Callable[[InboxEvent], Awaitable[None]] | None = None
 
-    async def __call__(self, event: InboxEvent) -> None:
-        customer = event.customer_id
+        self.batches: list[list[int]] = []
+
+    async def __call__(self, batch: Sequence[InboxEvent]) -> None:
+        customer = batch[0].customer_id
         self.running[customer] = self.running.get(customer, 0) + 1
         if self.running[customer] > 1:
             self.overlaps += 1
         try:
-            if self.before is not None:
-                await self.before(event)
+            for event in batch:
+                if self.before is not None:
+                    await self.before(event)
             await asyncio.sleep(self.pause)
-            self.order.setdefault(customer, []).append(int(event.payload))
+            self.batches.append([int(event.payload) for event in batch])
+            self.order.setdefault(customer, []).extend(int(event.payload) for event in batch)
         finally:
             self.running[customer] -= 1
 
@@ -235,3 +240,65 @@ async def test_stopping_lets_the_event_in_hand_finish_and_frees_the_customer(
 
     assert recorder.order == {"alice": [0]}
     assert await queue.claim_lane("next-run:1:x/0", timedelta(seconds=5)) is None  # no work left
+
+
+def _sticker(customer: str, n: int) -> NewEvent:
+    return NewEvent(
+        f"{customer}-{n}", "line", customer, "sticker", str(n), T0 + timedelta(seconds=n)
+    )
+
+
+async def test_texts_waiting_together_are_handled_as_one_burst_and_a_sticker_ends_it(
+    queue: EventQueue,
+) -> None:
+    await queue.add([*_events("alice", 3), _sticker("alice", 3), *_events("alice", 2, start=4)])
+    recorder = Recorder()
+
+    await _run(Workers(queue, recorder, config=FAST))
+
+    assert recorder.batches == [[0, 1, 2], [3], [4, 5]]
+
+
+async def test_with_a_quiet_period_texts_sent_while_waiting_join_the_burst(
+    queue: EventQueue,
+) -> None:
+    config = replace(FAST, burst_quiet_seconds=0.6, burst_max_wait_seconds=10)
+    recorder = Recorder()
+    shown: list[str] = []
+
+    async def working(customer_id: str) -> None:
+        shown.append(customer_id)
+
+    workers = Workers(queue, recorder, working=working, config=config)
+    await workers.start()
+    try:
+        for n in range(4):  # typed 0.2 s apart: shorter than the quiet period
+            await queue.add(_events("alice", 1, start=n))
+            workers.notify()
+            await asyncio.sleep(0.2)
+        assert await workers.idle(within_seconds=10)
+    finally:
+        await workers.stop()
+
+    assert recorder.batches == [[0, 1, 2, 3]]
+    assert shown == ["alice"]  # the loading animation, once, while waiting
+
+
+async def test_a_customer_who_keeps_typing_is_answered_after_the_longest_wait(
+    queue: EventQueue,
+) -> None:
+    config = replace(FAST, burst_quiet_seconds=0.5, burst_max_wait_seconds=0.8)
+    recorder = Recorder()
+    workers = Workers(queue, recorder, config=config)
+    await workers.start()
+    try:
+        for n in range(8):  # 0.2 s apart for 1.6 s: never a 0.5 s pause
+            await queue.add(_events("alice", 1, start=n))
+            workers.notify()
+            await asyncio.sleep(0.2)
+        assert await workers.idle(within_seconds=10)
+    finally:
+        await workers.stop()
+
+    assert len(recorder.batches) >= 2, "the first texts were answered before the typing stopped"
+    assert [n for batch in recorder.batches for n in batch] == list(range(8))

@@ -2,11 +2,17 @@
 
 It checks each request has the shape the Chat Completions API requires,
 records it, and answers with the next scripted reply (or an error status).
+Where several features share one model, `route` picks the reply from the
+request itself; a reply marked `hold` is sent only once `release` is set (a
+provider that hangs).
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +24,7 @@ from fastapi.responses import JSONResponse
 class ScriptedReply:
     content: str = ""
     status: int = 200
+    hold: bool = False  # answered only once FakeOpenAI.release is set
 
 
 @dataclass
@@ -25,6 +32,9 @@ class FakeOpenAI:
     replies: list[ScriptedReply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # The reply for a request (None: the next scripted one).
+    route: Callable[[dict[str, Any]], ScriptedReply | None] | None = None
+    release: threading.Event = field(default_factory=threading.Event)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -34,7 +44,11 @@ class FakeOpenAI:
             body = await request.json()
             self.requests.append(body)
             self.problems.extend(_validate(body, request.headers.get("authorization")))
-            reply = self.replies.pop(0) if self.replies else ScriptedReply("はい")
+            reply = self.route(body) if self.route is not None else None
+            if reply is None:
+                reply = self.replies.pop(0) if self.replies else ScriptedReply("はい")
+            if reply.hold:
+                await asyncio.to_thread(self.release.wait, 30)
             if reply.status != 200:
                 return JSONResponse(
                     {"error": {"message": "scripted failure", "type": "server_error"}},

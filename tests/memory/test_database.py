@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from memory.database import async_url
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from memory.database import async_url, default_database_url, open_engine
 
 
 @pytest.mark.parametrize(
@@ -16,3 +20,19 @@ from memory.database import async_url
 )
 def test_database_urls_get_an_async_driver(given: str, expected: str) -> None:
     assert async_url(given) == expected
+
+
+async def test_a_database_error_does_not_quote_what_was_written(tmp_path: Path) -> None:
+    engine = await open_engine(default_database_url(tmp_path))
+    try:
+        with pytest.raises(SQLAlchemyError) as raised:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("INSERT INTO no_such_table (said) VALUES (:said)"),
+                    {"said": "うちの猫はモカです"},
+                )
+    finally:
+        await engine.dispose()
+
+    assert "no_such_table" in str(raised.value)
+    assert "モカ" not in str(raised.value)

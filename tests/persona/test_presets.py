@@ -4,8 +4,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from persona.presets import build_persona, choose_preset, preset_keys
-from persona.schema import Persona, Register
+from persona.presets import (
+    TITLE_LENGTH,
+    build_persona,
+    choose_preset,
+    commitment_from_text,
+    preset_keys,
+)
+from persona.schema import Commitment, Persona, Register
 
 PLACEHOLDERS: dict[str, object] = {
     "you": "花子さん",
@@ -86,3 +92,35 @@ def test_a_persona_round_trips_through_its_yaml_form() -> None:
     assert "register: honorific" in text
     assert persona_from_yaml(text) == persona
     assert isinstance(persona, Persona)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "朝採れ: その日の朝に採れた野菜だけ",
+            Commitment(title="朝採れ", body="その日の朝に採れた野菜だけ"),
+        ),
+        (
+            "朝採れ：その日の朝に採れた野菜だけ",
+            Commitment(title="朝採れ", body="その日の朝に採れた野菜だけ"),
+        ),
+        (
+            "農家さんの顔が見える野菜を、その日のうちに並べます。",
+            Commitment(
+                title="農家さんの顔が見える野菜を",
+                body="農家さんの顔が見える野菜を、その日のうちに並べます。",
+            ),
+        ),
+        ("量り売り", Commitment(title="量り売り", body="量り売り")),
+    ],
+)
+def test_a_free_text_commitment_keeps_its_words_and_gets_a_title(
+    text: str, expected: Commitment
+) -> None:
+    assert commitment_from_text(text) == expected
+
+
+def test_a_commitment_without_a_clause_break_gets_a_short_title() -> None:
+    text = "あ" * (TITLE_LENGTH + 5)
+    assert commitment_from_text(text) == Commitment(title="あ" * TITLE_LENGTH + "…", body=text)

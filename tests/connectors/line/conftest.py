@@ -44,6 +44,7 @@ def line_settings_for(data_dir: Path, api_url: str, **overrides: Any) -> Setting
         "line_retry_seconds": 0.01,
         "inbox_poll_seconds": 0.05,
         "inbox_lease_seconds": 30.0,
+        "burst_seconds": 0.0,  # texts already waiting are still joined; see test_bursts.py
         "workers": 4,
     }
     values.update(overrides)
@@ -51,8 +52,8 @@ def line_settings_for(data_dir: Path, api_url: str, **overrides: Any) -> Setting
 
 
 @pytest.fixture
-def line_settings(data_dir: Path, line_fake: LineFake) -> Settings:
-    settings = line_settings_for(data_dir, line_fake.url)
+def line_settings(data_dir: Path, line_fake: LineFake, database_url: str | None) -> Settings:
+    settings = line_settings_for(data_dir, line_fake.url, database_url=database_url)
     publish_preset(settings)
     return settings
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,7 @@ from bot.event_handler import QuickReply
 from bot.events import TextMessage
 from connectors.line.client import LineApi
 from connectors.line.sender import LineDelivery, LineSender, SendPolicy
-from memory.database import default_database_url, open_engine
+from memory.database import open_engine
 from memory.queue import EventQueue, OutboxStatus
 from tests.connectors.line.conftest import LineFake
 from tests.fakes import line_webhook as hook
@@ -39,8 +38,8 @@ class Sending:
 
 
 @pytest.fixture
-async def sending(tmp_path: Path, line_fake: LineFake) -> AsyncIterator[Sending]:
-    engine = await open_engine(default_database_url(tmp_path))
+async def sending(any_database_url: str, line_fake: LineFake) -> AsyncIterator[Sending]:
+    engine = await open_engine(any_database_url)
     queue = EventQueue(engine)
     try:
         async with LineApi.open(

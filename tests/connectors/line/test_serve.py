@@ -35,6 +35,7 @@ def line_env(subprocess_env: dict[str, str], data_dir: Path, line_fake: LineFake
         "LINE_API_BASE": line_fake.url,
         "TOMO_LINE_RETRY_SECONDS": "0.01",
         "TOMO_INBOX_POLL_SECONDS": "0.05",
+        "TOMO_BURST_SECONDS": "0",
     }
 
 

@@ -14,6 +14,7 @@ from memory.queue import InboxEvent
 from tests.conftest import publish_preset
 from tests.connectors.line.conftest import LineFake, Tomo, line_settings_for, open_tomo
 from tests.fakes import line_webhook as hook
+from tests.fakes.chroma_server import ChromaServer
 from tests.fakes.line_api import wait_until
 
 
@@ -208,6 +209,25 @@ async def test_healthz_reports_the_stores_and_the_queues(tomo: Tomo) -> None:
         "outbox": {"pending": 0, "failed": 0},
         "status": "ok",
     }
+
+
+async def test_healthz_stays_200_while_the_vector_memory_is_down_and_says_degraded(
+    data_dir: Path, line_fake: LineFake, chroma_server: ChromaServer
+) -> None:
+    settings = line_settings_for(data_dir, line_fake.url, chroma_url=chroma_server.url)
+    publish_preset(settings)
+    async with open_tomo(settings) as tomo:
+        chroma_server.stop()
+        response = await tomo.client.get("/healthz")
+        user = hook.user_id()
+        await tomo.post(hook.text(user, "送料はいくらですか？"))
+        await tomo.idle()
+
+    assert response.status_code == 200  # webhooks are still stored and answered
+    report = response.json()
+    assert report["status"] == "degraded"
+    assert report["stores"]["sql"] == "ok" and report["stores"]["vectors"].startswith("error")
+    assert len(line_fake.api.to(user)) == 1
 
 
 async def test_without_line_settings_the_webhook_says_line_is_not_configured(

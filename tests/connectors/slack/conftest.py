@@ -76,8 +76,12 @@ def slack_settings_for(data_dir: Path, line_url: str, slack_url: str, **override
 
 
 @pytest.fixture
-def slack_settings(data_dir: Path, line_fake: LineFake, slack_fake: SlackFake) -> Settings:
-    settings = slack_settings_for(data_dir, line_fake.url, slack_fake.url)
+def slack_settings(
+    data_dir: Path, line_fake: LineFake, slack_fake: SlackFake, database_url: str | None
+) -> Settings:
+    settings = slack_settings_for(
+        data_dir, line_fake.url, slack_fake.url, database_url=database_url
+    )
     publish_preset(settings)
     return settings
 
