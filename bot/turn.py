@@ -23,6 +23,7 @@ from bot.intents import IntentKind, classify, worth_remembering
 from bot.memory_control import control_memory
 from bot.memory_outage import recall_or_nothing
 from bot.memory_writer import MemoryWriter
+from bot.phrasing import speak
 from bot.responder import Reply, Responder, TurnContext
 from memory.models import MemoryStatus, Role
 from memory.store import MemoryStore
@@ -188,6 +189,30 @@ class Conversation:
         if handoffs is not None and handed is not None:
             await handoffs.sync_customer(customer_id)
         return TurnResult(customer_id, messages, reply.unsure, remember, handed is not None)
+
+    async def apologize(
+        self, customer_id: str, texts: Sequence[str], delivery: Delivery, *, channel: str
+    ) -> None:
+        """Handling what the customer said failed for good: say so honestly and hand over.
+
+        The persona's short `llm_error` line (a person will answer) and a handoff
+        as if tomo had been unsure — no customer is left in silence by a fault.
+        """
+        store = self._store
+        persona = self._persona()
+        customer, _ = await store.touch_customer(customer_id, channel=channel)
+        text = "\n".join(texts)
+        line = speak(persona, persona.lines.llm_error, seed=text, customer_name=customer.name)
+        handed: Intercepted | None = None
+        if self.handoffs is not None:
+            history = await store.recent_messages(customer_id, self._history_limit)
+            handed = await self.handoffs.after_unsure(customer, text, history, persona)
+        messages = (line, *(handed.messages if handed else ()))
+        for message in messages:
+            await store.record_message(customer_id, Role.TOMO, message, unsure=True)
+        await delivery.deliver(customer_id, messages)
+        if self.handoffs is not None and handed is not None:
+            await self.handoffs.sync_customer(customer_id)
 
     async def _record_inbound(
         self, customer_id: str, said: Sequence[Said]

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 Handle = Callable[[Sequence[InboxEvent]], Awaitable[None]]
 Flush = Callable[[str], Awaitable[None]]
 Working = Callable[[str], Awaitable[None]]
+# Called once when an event (or burst) is given up on: tell the customer, hand over.
+GiveUp = Callable[[Sequence[InboxEvent]], Awaitable[None]]
 Chore = Callable[[], Awaitable[None]]
 
 # Holders of the Workers running in this process: never mistaken for dead ones.
@@ -76,6 +78,7 @@ class Workers:
         *,
         flush: Flush | None = None,
         working: Working | None = None,
+        give_up: GiveUp | None = None,
         chores: Sequence[Chore] = (),
         config: WorkerConfig | None = None,
     ) -> None:
@@ -83,6 +86,7 @@ class Workers:
         self._handle = handle
         self._flush = flush
         self._working = working
+        self._give_up = give_up
         self._chores = tuple(chores)
         self._config = config or WorkerConfig()
         self._host = socket.gethostname()
@@ -234,6 +238,7 @@ class Workers:
                 )
             if gave_up:
                 log.error("gave up on event %s (%s)", batch[0].event_id, batch[0].kind)
+                await self._after_giving_up(batch)
             INBOX_EVENTS.labels("given_up" if gave_up else "retried").inc(len(row_ids))
             return gave_up
         await self._queue.finish(*row_ids)
@@ -242,6 +247,14 @@ class Workers:
         if batch[0].kind in BURST_KINDS:
             BURST_MESSAGES.observe(len(batch))
         return True
+
+    async def _after_giving_up(self, batch: Sequence[InboxEvent]) -> None:
+        if self._give_up is None:
+            return
+        try:
+            await self._give_up(batch)
+        except Exception:
+            log.exception("could not tell the customer of event %s", batch[0].event_id)
 
     async def _keep_lease(self, customer_id: str, holder: str, lost: asyncio.Event) -> None:
         while True:

@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.event_handler import EventHandler
-from bot.events import TextMessage, decode
+from bot.events import Media, Postback, Sticker, TextMessage, decode
 from bot.worker import WorkerConfig, Workers
 from connectors.admin import admin_routers
 from connectors.line.client import LineApi
@@ -45,6 +45,9 @@ from memory.queue import EventQueue, InboxEvent
 from persona.repository import NoPersonaError, PersonaRepository
 
 log = logging.getLogger(__name__)
+
+# Events a customer waits for an answer to (others, like an unfollow, are not answered).
+ANSWERED_EVENTS = (TextMessage, Sticker, Media, Postback)
 
 
 _LINE_VARIABLES = "LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN"
@@ -146,6 +149,20 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 for event in events:
                     await handler.handle(event, sender.delivery(event))
 
+        async def give_up(stored: Sequence[InboxEvent]) -> None:
+            """An event failed every attempt: the customer hears so, and a person takes over."""
+            events = [decode(row.payload) for row in stored if row.payload]
+            said = [event for event in events if isinstance(event, ANSWERED_EVENTS)]
+            if not said:
+                return  # follows, unfollows, unsends: nobody is waiting for an answer
+            texts = [
+                (event.text or "") if isinstance(event, TextMessage | Sticker) else ""
+                for event in said
+            ]
+            await runtime.conversation.apologize(
+                said[-1].customer_id, texts, sender.delivery(said[-1]), channel="line"
+            )
+
         async def prune() -> None:
             await queue.prune(utcnow() - timedelta(days=settings.inbox_keep_days))
 
@@ -157,6 +174,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             handle,
             flush=sender.flush,
             working=sender.show_loading,
+            give_up=give_up,
             chores=[prune, forget_unfollowed],
             config=WorkerConfig(
                 count=settings.workers,
