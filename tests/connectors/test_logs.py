@@ -19,9 +19,8 @@ from tests.connectors.line.test_serve import running
 from tests.connectors.slack.conftest import Clock, Desk, SlackFake, slack_settings_for
 from tests.fakes import line_webhook as hook
 from tests.fakes import slack_events as slack
-from tests.fakes.http_server import serve
-from tests.fakes.line_api import ACCESS_TOKEN, FakeLineApi
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlackApi
+from tests.fakes.line_api import ACCESS_TOKEN
+from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN
 
 ADMIN_TOKEN = "test-admin-token-0123456789"  # a test value
 
@@ -135,22 +134,6 @@ async def test_tomo_serve_with_json_logs_writes_only_json_lines_uvicorns_include
 CUSTOMER_SAYS = "返金してください。注文番号はZX-4417です"
 CUSTOMER_ALSO_SAYS = "うちの猫はモカっていう名前です"
 STAFF_SAYS = "お待たせしました、担当の山田が確認しますね"
-
-
-@pytest.fixture
-def line_fake() -> Iterator[LineFake]:
-    api = FakeLineApi()
-    with serve(api.app()) as url:
-        yield LineFake(api, url)
-    assert api.problems == []
-
-
-@pytest.fixture
-def slack_fake() -> Iterator[SlackFake]:
-    api = FakeSlackApi()
-    with serve(api.app()) as url:
-        yield SlackFake(api, url)
-    assert api.problems == []
 
 
 @pytest.fixture

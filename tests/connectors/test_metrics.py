@@ -32,7 +32,7 @@ from tests.connectors.line.conftest import LineFake, Tomo, line_settings_for, op
 from tests.connectors.line.test_serve import running
 from tests.fakes import line_webhook as hook
 from tests.fakes.http_server import serve
-from tests.fakes.line_api import ACCESS_TOKEN, FakeLineApi, Scripted
+from tests.fakes.line_api import ACCESS_TOKEN, Scripted
 from tests.fakes.openai_server import FakeOpenAI, ScriptedReply
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -54,14 +54,6 @@ def scraped(text: str) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, frozenset(labels.items()))]
-
-
-@pytest.fixture
-def line_fake() -> Iterator[LineFake]:
-    api = FakeLineApi()
-    with serve(api.app()) as url:
-        yield LineFake(api, url)
-    assert api.problems == []
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,6 @@ from connectors.app import Services, create_app
 from connectors.settings import Settings
 from tests.conftest import publish_preset
 from tests.fakes import line_webhook as hook
-from tests.fakes.http_server import serve
 from tests.fakes.line_api import ACCESS_TOKEN, FakeLineApi
 
 
@@ -24,15 +23,6 @@ from tests.fakes.line_api import ACCESS_TOKEN, FakeLineApi
 class LineFake:
     api: FakeLineApi
     url: str
-
-
-@pytest.fixture
-def line_fake() -> Iterator[LineFake]:
-    """The fake LINE API; every test ends by checking tomo broke no part of the contract."""
-    api = FakeLineApi()
-    with serve(api.app()) as url:
-        yield LineFake(api, url)
-    assert api.problems == []
 
 
 def line_settings_for(data_dir: Path, api_url: str, **overrides: Any) -> Settings:

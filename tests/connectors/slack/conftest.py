@@ -3,7 +3,7 @@ the app (with its lifespan) reached over ASGI, signed Slack requests, an injecta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,6 @@ from tests.conftest import publish_preset
 from tests.connectors.line.conftest import LineFake, Tomo, line_settings_for, open_tomo
 from tests.fakes import line_webhook as hook
 from tests.fakes import slack_events as slack
-from tests.fakes.http_server import serve
 from tests.fakes.line_api import FakeLineApi
 from tests.fakes.slack_api import BOT_TOKEN, HANDOFF_CHANNEL, FakeSlackApi, wait_until
 
@@ -43,23 +42,6 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def slack_fake() -> Iterator[SlackFake]:
-    """The fake Slack API; every test ends by checking tomo broke no part of the contract."""
-    api = FakeSlackApi()
-    with serve(api.app()) as url:
-        yield SlackFake(api, url)
-    assert api.problems == []
-
-
-@pytest.fixture
-def line_fake() -> Iterator[LineFake]:
-    api = FakeLineApi()
-    with serve(api.app()) as url:
-        yield LineFake(api, url)
-    assert api.problems == []
 
 
 def slack_settings_for(data_dir: Path, line_url: str, slack_url: str, **overrides: Any) -> Settings:
