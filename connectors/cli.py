@@ -235,7 +235,15 @@ def bench_locomo(
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except Exception as error:
+        from memory.schema import SchemaNotCurrent
+
+        if not isinstance(error, SchemaNotCurrent):
+            raise
+        err.print(f"tomo: {error}", soft_wrap=True)  # says to run `tomo db upgrade`
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":  # pragma: no cover
