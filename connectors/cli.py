@@ -143,6 +143,46 @@ def bench_webhook(
     print_webhook_timings(out, requests=requests, rate=rate, workers=workers, separate=separate)
 
 
+@bench_app.command("load")
+def bench_load(
+    rate: Annotated[float, typer.Option(help="(a) webhook requests per second, open loop")] = 300,
+    seconds: Annotated[float, typer.Option(help="(a) for this long")] = 60,
+    customers: Annotated[int, typer.Option(help="(a) customers the requests come from")] = 300,
+    turns: Annotated[int, typer.Option(help="(c) new customers' texts per worker count")] = 200,
+    workers: Annotated[
+        str, typer.Option(help="(c) `tomo worker` process counts ('': skip (c))")
+    ] = "1,2,4",
+    backends: Annotated[str, typer.Option(help="embedded, postgresql")] = "embedded,postgresql",
+    postgres_url: Annotated[
+        str, typer.Option(help="PostgreSQL server: a fresh database is made there and dropped")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    llm_ms: Annotated[float, typer.Option(help="fake model: ms per reply")] = 500,
+    aux_ms: Annotated[float, typer.Option(help="fake model: ms per judgment, extraction")] = 500,
+    json_out: Annotated[bool, typer.Option("--json", help="The report as JSON")] = False,
+    keep_logs: Annotated[
+        Path | None, typer.Option(help="Keep the processes' logs and data in this folder")
+    ] = None,
+) -> None:
+    """tomo under load: webhook ack, turn latency, throughput; embedded and PostgreSQL."""
+    from bench.load import LoadConfig, measure_load, render_load
+
+    config = LoadConfig(
+        rate=rate,
+        seconds=seconds,
+        customers=customers,
+        turns=turns,
+        workers=tuple(int(count) for count in workers.split(",") if count.strip()),
+        backends=tuple(name.strip() for name in backends.split(",")),
+        postgres_url=postgres_url,
+        reply_ms=llm_ms,
+        aux_ms=aux_ms,
+    )
+    report = measure_load(
+        config, progress=lambda step: err.print(f"tomo bench load: {step}"), keep_logs=keep_logs
+    )
+    typer.echo(render_load(report, as_json=json_out))
+
+
 @bench_app.command("memory")
 def bench_memory(
     scales: Annotated[
