@@ -134,6 +134,9 @@ def tomo_env(
             "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
             "LINE_API_BASE": line_url,
             "TOMO_WORKERS": str(workers),
+            # Every text its own turn, answered at once: the benches time tomo's
+            # work, not the wait for a customer's pause (TOMO_BURST_SECONDS).
+            "TOMO_BURST_SECONDS": "0",
         }
         | extra
     )
