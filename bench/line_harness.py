@@ -172,19 +172,38 @@ def tomo_process(env: dict[str, str], *args: str, log: Path | None = None) -> It
 
     Its log (stderr) goes to `log`, or nowhere.
     """
+    with ready_process(
+        [tomo_command(), *args, "--log-level", "warning"],
+        env,
+        log=log,
+        is_ready=lambda line: line.startswith("tomo:"),
+        what=f"tomo {args[0]}",
+    ) as process:
+        yield process
+
+
+@contextmanager
+def ready_process(
+    command: list[str],
+    env: dict[str, str],
+    *,
+    log: Path | None,
+    is_ready: Callable[[str], bool],
+    what: str,
+) -> Iterator[TomoProcess]:
+    """Run a command of ours until the block ends, once its first line says it is ready.
+
+    Its log (stderr) goes to `log`, or nowhere; it is stopped (killed if need be) at the end.
+    """
     with log.open("a") if log is not None else _devnull() as stderr:
         process = subprocess.Popen(  # noqa: S603  (our own command)
-            [tomo_command(), *args, "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
+            command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
         )
         try:
             ready = process.stdout.readline() if process.stdout else ""
-            if not ready.startswith("tomo:"):
+            if not is_ready(ready):
                 said = f"; its log: {log.read_text()[-2000:]}" if log is not None else ""
-                raise RuntimeError(f"tomo {args[0]} did not start{said}")
+                raise RuntimeError(f"{what} did not start{said}")
             yield TomoProcess(process, ready)
         finally:
             process.terminate()

@@ -55,6 +55,7 @@ from bench.line_harness import (
     TomoProcess,
     new_user,
     percentile,
+    ready_process,
     serve_in_thread,
     signed,
     text_event,
@@ -484,32 +485,16 @@ def _free_port() -> int:
 @contextmanager
 def _fake_llm(config: LoadConfig, env: dict[str, str], log: Path) -> Iterator[TomoProcess]:
     """bench/fake_llm.py in a process of its own; `.ready` holds its URL line."""
-    with log.open("a") as stderr:
-        process = subprocess.Popen(  # noqa: S603  (our own module)
-            [
-                sys.executable,
-                "-m",
-                "bench.fake_llm",
-                "--reply-ms",
-                str(config.reply_ms),
-                "--aux-ms",
-                str(config.aux_ms),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-        try:
-            ready = process.stdout.readline() if process.stdout else ""
-            if "listening on" not in ready:
-                raise RuntimeError(f"the fake LLM did not start: {log.read_text()[-2000:]}")
-            yield TomoProcess(process, ready)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-            if process.stdout is not None:
-                process.stdout.close()
+    command = [sys.executable, "-m", "bench.fake_llm"]
+    command += ["--reply-ms", str(config.reply_ms), "--aux-ms", str(config.aux_ms)]
+    with ready_process(
+        command,
+        env,
+        log=log,
+        is_ready=lambda line: "listening on" in line,
+        what="the fake LLM",
+    ) as process:
+        yield process
 
 
 @contextmanager
