@@ -42,6 +42,15 @@ from numpy.typing import NDArray
 from memory.embedding import UseEmbeddingFunction
 
 COLLECTION_PREFIX = "tomo_memory_"
+# tomo reads vectors by id (`get(ids=…)`), never through Chroma's HNSW search
+# (see the module docstring), yet Chroma builds that graph on every write and
+# its cost per record grows with the collection: with Chroma's defaults (ef 100,
+# 16 neighbours) upserts ran at ~1,100 records/s at 100k records, with this
+# small graph at ~2,400/s (FIELD-NOTES style measurement, bench in the issue
+# note). A collection keeps the settings it was created with.
+HNSW_SETTINGS = {"space": "cosine", "ef_construction": 8, "max_neighbors": 4}
+# Collection metadata: how many collections the store was made with.
+SHARDS_KEY = "tomo_shards"
 # chromadb's HTTP client waits forever by default: a frozen server would hold a
 # turn (and a worker thread) for good. Generous, because the first request
 # after a big server starts loads its index (9 s at 1M records, FIELD-NOTES).
@@ -175,6 +184,7 @@ class VectorStore:
         self._lock = threading.Lock()
         self._client: Any = None
         self._collections: list[Any] | None = None
+        self._shards_checked = False
         self._retry_at = 0.0
         self._failed = False  # a call failed and none has succeeded since
         try:
@@ -219,14 +229,48 @@ class VectorStore:
             self._lock.release()
 
     def _open_collections(self) -> list[Any]:
+        if not self._shards_checked:
+            self._adopt_stored_shard_count()
         return [
             self._client.get_or_create_collection(
                 name=f"{COLLECTION_PREFIX}{index:03d}",
                 embedding_function=self._function,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": HNSW_SETTINGS},
+                metadata={SHARDS_KEY: self.shards},
             )
             for index in range(self.shards)
         ]
+
+    def _adopt_stored_shard_count(self) -> None:
+        """Use the shard count the store was made with, whatever was asked for now.
+
+        A customer's memories live in the collection their id hashes to among
+        all of them: opening a store with another count would lose sight of (and
+        fail to forget) what is there. Each collection records the count; a
+        store from before that is counted by its collections.
+        """
+        stored: int | None = None
+        highest = -1
+        for collection in self._client.list_collections():
+            suffix = collection.name.removeprefix(COLLECTION_PREFIX)
+            if suffix == collection.name or not suffix.isdigit():
+                continue
+            highest = max(highest, int(suffix))
+            recorded = (collection.metadata or {}).get(SHARDS_KEY)
+            if isinstance(recorded, int):
+                stored = recorded
+        if stored is None and highest >= 0:
+            stored = highest + 1
+        if stored is not None and stored != self.shards:
+            log.warning(
+                "the vector store was made with %d memory collections; using %d, not %d "
+                "(TOMO_MEMORY_SHARDS applies to a new store)",
+                stored,
+                stored,
+                self.shards,
+            )
+            self.shards = stored
+        self._shards_checked = True
 
     def _call(self, operation: Callable[[list[Any]], T]) -> T:
         """Run one operation on the collections, mapping an unreachable server."""

@@ -127,3 +127,20 @@ async def test_every_collection_uses_tomos_embedding_function(store: MemoryStore
 def test_a_memory_handle_needs_a_customer(store: MemoryStore) -> None:
     with pytest.raises(ValueError, match="customer id"):
         store.memory("")
+
+
+async def test_a_store_keeps_its_collection_count_whatever_the_setting_says(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = default_database_url(tmp_path)
+    async with MemoryStore.open(database_url=url, data_dir=tmp_path, shards=3) as first:
+        await first.touch_customer("hanako", channel="terminal")
+        await first.memory("hanako").remember("うちの猫はミルクっていう名前です")
+
+    async with MemoryStore.open(database_url=url, data_dir=tmp_path, shards=16) as reopened:
+        assert reopened.vectors.shards == 3
+        assert "TOMO_MEMORY_SHARDS" in caplog.text
+        recalled = await reopened.memory("hanako").recall("猫の名前", k=1)
+        assert [item.text for item in recalled] == ["うちの猫はミルクっていう名前です"]
+        await reopened.memory("hanako").forget_all()
+        assert reopened.vectors.count("hanako") == 0
