@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Index
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -108,6 +108,10 @@ class MemoryRecord(SQLModel, table=True):
     """One memory of one customer. Its vector lives in Chroma under the same id."""
 
     __tablename__ = "memory"
+    # A customer's active memories (every recall and write asks for them). Without
+    # it SQLite answered `customer_id IN (…) AND superseded_by IS NULL` from the
+    # superseded_by index — a scan of every active memory: 180 ms at 1M.
+    __table_args__ = (Index("ix_memory_customer_active", "customer_id", "superseded_by"),)
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
     customer_id: str = Field(foreign_key="customer.id", index=True, max_length=128)
