@@ -4,7 +4,8 @@
 downloaded), stores each conversation's turns as one customer's memories dated
 by session, and for every question with evidence measures how many evidence
 turns come back in the top k — for tomo's hybrid recall and, beside it, USE
-cosine alone and Okapi BM25 alone. Adversarial questions (category 5) have no
+cosine alone and Okapi BM25 alone (over plain words, and over the words tomo
+ranks by: stop words dropped, stemmed). Adversarial questions (category 5) have no
 answer in the conversation and are left out, as is usual for this benchmark.
 """
 
@@ -14,7 +15,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from memory.embedding import SentenceEncoder
-from memory.recall import Candidate, rank
+from memory.recall import Candidate, english_words, rank
 
 _WORD = re.compile(r"[a-z0-9]+")
 ADVERSARIAL = 5
@@ -51,6 +52,7 @@ class LocomoResult:
     tomo: float
     vector_only: float
     bm25_only: float
+    bm25_stemmed: float
 
 
 def _session_time(raw: str | None, fallback_days: int) -> datetime:
@@ -93,8 +95,15 @@ def _words(text: str) -> list[str]:
 class Bm25:
     """Okapi BM25 over one conversation's turns (k1 1.5, b 0.75)."""
 
-    def __init__(self, documents: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:
-        self._docs = [Counter(_words(doc)) for doc in documents]
+    def __init__(
+        self,
+        documents: Sequence[str],
+        k1: float = 1.5,
+        b: float = 0.75,
+        words: Callable[[str], list[str]] = _words,
+    ) -> None:
+        self._words = words
+        self._docs = [Counter(words(doc)) for doc in documents]
         self._lengths = [sum(doc.values()) for doc in self._docs]
         self._average = sum(self._lengths) / max(1, len(self._lengths))
         frequency: Counter[str] = Counter()
@@ -108,7 +117,7 @@ class Bm25:
         self._k1, self._b = k1, b
 
     def scores(self, query: str) -> list[float]:
-        terms = _words(query)
+        terms = self._words(query)
         result = []
         for doc, length in zip(self._docs, self._lengths, strict=True):
             score = 0.0
@@ -126,7 +135,7 @@ def evaluate(
     encoder: SentenceEncoder,
     k: int = 10,
 ) -> LocomoResult:
-    found = {"tomo": 0, "vector": 0, "bm25": 0}
+    found = {"tomo": 0, "vector": 0, "bm25": 0, "bm25_stemmed": 0}
     evidence = questions_count = 0
     for turns, questions in conversations:
         vectors = encoder.encode([turn.text for turn in turns])
@@ -135,6 +144,7 @@ def evaluate(
             for turn, vector in zip(turns, vectors, strict=True)
         ]
         bm25 = Bm25([turn.text for turn in turns])
+        bm25_stemmed = Bm25([turn.text for turn in turns], words=english_words)
         now = max(turn.when for turn in turns)
         query_vectors = encoder.encode([q.question for q in questions])
         for question, query_vector in zip(questions, query_vectors, strict=True):
@@ -145,12 +155,15 @@ def evaluate(
             vector_top = {turns[i].dia_id for i in np.argsort(-cosine)[:k]}
             bm25_scores = np.asarray(bm25.scores(question.question))
             bm25_top = {turns[i].dia_id for i in np.argsort(-bm25_scores, kind="stable")[:k]}
+            stemmed_scores = np.asarray(bm25_stemmed.scores(question.question))
+            stemmed_top = {turns[i].dia_id for i in np.argsort(-stemmed_scores, kind="stable")[:k]}
             questions_count += 1
             for dia_id in question.evidence:
                 evidence += 1
                 found["tomo"] += dia_id in tomo
                 found["vector"] += dia_id in vector_top
                 found["bm25"] += dia_id in bm25_top
+                found["bm25_stemmed"] += dia_id in stemmed_top
     total = max(1, evidence)
     return LocomoResult(
         conversations=len(conversations),
@@ -160,4 +173,5 @@ def evaluate(
         tomo=found["tomo"] / total,
         vector_only=found["vector"] / total,
         bm25_only=found["bm25"] / total,
+        bm25_stemmed=found["bm25_stemmed"] / total,
     )

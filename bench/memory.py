@@ -100,11 +100,14 @@ async def _store_sessions(store: MemoryStore, data: dict[str, Any]) -> int:
             new_ids = [r.record.id for r in results if r.outcome != "merged"]
             stored += len(new_ids)
             async with AsyncSession(store.engine) as session_db:
-                await session_db.exec(
-                    update(MemoryRecord)
-                    .where(col(MemoryRecord.id).in_(new_ids))
-                    .values(created_at=now - age, updated_at=now - age)
-                )
+                # A session's lines, a few seconds apart in the order they were said.
+                for position, memory_id in enumerate(new_ids):
+                    said = now - age + timedelta(seconds=10 * position)
+                    await session_db.exec(
+                        update(MemoryRecord)
+                        .where(col(MemoryRecord.id) == memory_id)
+                        .values(created_at=said, updated_at=said)
+                    )
                 await session_db.commit()
     return stored
 

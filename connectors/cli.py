@@ -227,7 +227,15 @@ def bench_memory(
     )
     out.print(table)
     table = Table(title="recall latency (synthetic vectors, 10 per customer, query embedded)")
-    for column in ("memories", "customers", "p50 ms", "p95 ms", "load s", "disk MB", "max RSS MB"):
+    for column in (
+        "memories",
+        "customers",
+        "p50 ms",
+        "p95 ms",
+        "loaded /s",
+        "disk MB",
+        "max RSS MB",
+    ):
         table.add_column(column, justify="right")
     for latency, disk, rss in latencies:
         table.add_row(
@@ -235,7 +243,7 @@ def bench_memory(
             f"{latency.customers:,}",
             f"{latency.p50_ms:.2f}",
             f"{latency.p95_ms:.2f}",
-            f"{latency.load_seconds:.0f}",
+            f"{latency.memories / latency.load_seconds:,.0f}",
             f"{disk:.0f}",
             f"{rss:.0f}",
         )
@@ -261,13 +269,14 @@ def bench_locomo(
 
     result = evaluate(load(path), shared_encoder(), k=k)
     table = Table(title=f"LoCoMo evidence recall@{result.k} ({result.questions} questions)")
-    for column in ("evidence", "tomo hybrid", "USE cosine", "BM25"):
+    for column in ("evidence", "tomo hybrid", "USE cosine", "BM25", "BM25 (stop words, stems)"):
         table.add_column(column, justify="right")
     table.add_row(
         str(result.evidence),
         f"{result.tomo:.1%}",
         f"{result.vector_only:.1%}",
         f"{result.bm25_only:.1%}",
+        f"{result.bm25_stemmed:.1%}",
     )
     out.print(table)
 

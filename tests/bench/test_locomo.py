@@ -49,6 +49,7 @@ def test_locomo_runner_scores_three_rankers_on_answerable_questions(tmp_path: Pa
     assert len(questions) == 2  # the adversarial question is left out
     assert (result.questions, result.evidence, result.k) == (2, 2, 1)
     assert result.bm25_only == 1.0  # "dog" and "Melanie" pick the turn out lexically
+    assert result.bm25_stemmed == 1.0
     assert 0.0 <= result.vector_only <= 1.0
     assert result.tomo >= 0.5
 

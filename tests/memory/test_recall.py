@@ -4,7 +4,16 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from memory.recall import Candidate, bigrams, lexical_overlap, rank, recency
+from memory.recall import (
+    Candidate,
+    bigrams,
+    english_words,
+    lexical_overlap,
+    lexical_scores,
+    rank,
+    recency,
+    terms,
+)
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
@@ -47,3 +56,32 @@ def test_rank_returns_at_most_k() -> None:
     candidates = [Candidate(str(i), "x", NOW, _unit(1, 0)) for i in range(5)]
     assert len(rank("x", _unit(1, 0), candidates, NOW, k=2)) == 2
     assert rank("x", _unit(1, 0), [], NOW, k=2) == []
+
+
+def test_english_words_drop_stop_words_and_fold_endings() -> None:
+    assert english_words("What did Melanie paint? Paintings!") == ["melanie", "paint", "paint"]
+    assert english_words("classes, a class, studies, walked") == ["class", "class", "study", "walk"]
+    assert terms("猫のMilkが好き") == {"猫の", "milk", "が好", "好き"}
+
+
+def test_a_term_every_memory_holds_weighs_less_than_a_rare_one() -> None:
+    memories = [terms(text) for text in ("Caroline: I adopted a dog", "Caroline: I like tea")]
+    dog, tea = lexical_scores(terms("Caroline's dog"), memories)
+    assert dog > 0.5 > tea > 0  # "caroline" is in both, "dog" only in the first
+    assert lexical_scores(terms("what"), memories) == [0.0, 0.0]  # only stop words asked
+
+
+def test_a_memory_said_next_to_a_match_rises_above_an_unrelated_one() -> None:
+    query = _unit(1, 0, 0)
+    minute = timedelta(minutes=1)
+    same_talk = [
+        Candidate("trip", "来月京都に行きます", NOW - 3 * minute, _unit(1, 0.2, 0)),
+        Candidate("with", "母と一緒です", NOW - 2 * minute, _unit(0, 1, 0)),
+    ]
+    unrelated = Candidate("weather", "今日は雨ですね", NOW - 1 * minute, _unit(0, 1, 0))
+    ranked = rank("京都に行く", query, [*same_talk, unrelated], NOW, k=3)
+    assert [item.memory_id for item in ranked] == ["trip", "with", "weather"]
+
+    another_day = Candidate("with", "母と一緒です", NOW - timedelta(days=2), _unit(0, 1, 0))
+    ranked = rank("京都に行く", query, [same_talk[0], another_day, unrelated], NOW, k=3)
+    assert [item.memory_id for item in ranked][1] == "weather"  # a day apart: no context
