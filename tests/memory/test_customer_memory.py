@@ -9,7 +9,7 @@ from memory.database import default_database_url
 from memory.embedding import UseEmbeddingFunction
 from memory.models import MemoryKind
 from memory.store import MemoryStore
-from memory.vectors import VectorStore
+from memory.vectors import COLLECTION_PREFIX, VectorStore, open_chroma
 
 
 @pytest.fixture
@@ -144,3 +144,19 @@ async def test_a_store_keeps_its_collection_count_whatever_the_setting_says(
         assert [item.text for item in recalled] == ["うちの猫はミルクっていう名前です"]
         await reopened.memory("hanako").forget_all()
         assert reopened.vectors.count("hanako") == 0
+
+
+async def test_a_store_made_before_the_count_was_recorded_is_counted_by_its_collections(
+    tmp_path: Path,
+) -> None:
+    client = open_chroma(tmp_path, None)
+    for index in range(3):
+        client.create_collection(
+            f"{COLLECTION_PREFIX}{index:03d}", embedding_function=UseEmbeddingFunction()
+        )
+    del client
+
+    async with MemoryStore.open(
+        database_url=default_database_url(tmp_path), data_dir=tmp_path, shards=16
+    ) as store:
+        assert store.vectors.shards == 3
