@@ -65,6 +65,7 @@ class LatencyResult:
     p50_ms: float
     p95_ms: float
     load_seconds: float
+    writes_per_second: float  # real texts into the filled store, the memory writer's path
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ async def fill_synthetic(
                     }
                 )
                 vector = vectors[index * per_customer + number]
-                entries.append(VectorEntry(customer, memory_id, text, "episodic", vector))
+                entries.append(VectorEntry(customer, memory_id, "episodic", vector))
         async with store.engine.begin() as connection:
             await connection.execute(insert(MemoryRecord), rows)
         await asyncio.to_thread(store.vectors.add_many, entries)
@@ -240,6 +241,7 @@ async def measure_latency(
     samples: int = 300,
     progress: Progress = _no_progress,
     shards: int = 16,
+    writes: int = 2_048,
 ) -> LatencyResult:
     async with MemoryStore.open(
         database_url=default_database_url(data_dir), data_dir=data_dir, shards=shards
@@ -257,6 +259,7 @@ async def measure_latency(
             await store.memory(customer).recall("猫の名前は？", k=5)
             timings.append((time.perf_counter() - began) * 1000)
             advance(1)
+        writes_per_second = await _write_into(store, customers, rng, progress, writes)
     timings.sort()
     return LatencyResult(
         memories=memories,
@@ -264,7 +267,30 @@ async def measure_latency(
         p50_ms=statistics.median(timings),
         p95_ms=timings[int(0.95 * (len(timings) - 1))],
         load_seconds=load_seconds,
+        writes_per_second=writes_per_second,
     )
+
+
+async def _write_into(
+    store: MemoryStore,
+    customers: list[str],
+    rng: random.Random,
+    progress: Progress,
+    count: int = 2_048,
+    batch: int = 256,
+) -> float:
+    """Memories/s for real texts written into a filled store (embedded, deduplicated)."""
+    data = load_set()
+    pool = [text for customer in data["customers"] for s in customer["sessions"] for text in s]
+    items = [
+        NewMemory(rng.choice(customers), f"{rng.choice(pool)} ({index})") for index in range(count)
+    ]
+    advance = progress("writes into the filled store", count)
+    started = time.perf_counter()
+    for start in range(0, count, batch):
+        await store.remember_batch(items[start : start + batch])
+        advance(min(batch, count - start))
+    return count / (time.perf_counter() - started)
 
 
 async def measure_writes(

@@ -73,11 +73,15 @@ class VectorsUnavailable(Exception):
 
 @dataclass(frozen=True)
 class VectorEntry:
-    """One memory's vector, naming its customer."""
+    """One memory's vector, naming its customer.
+
+    The text stays in SQL only: Chroma never searches documents for tomo, and
+    keeping a second copy of what customers said cost writes their full-text
+    index (upserts ran at ~2,250/s with documents, ~3,700/s without, 60k records).
+    """
 
     customer_id: str
     memory_id: str
-    text: str
     kind: str
     vector: NDArray[np.float32]
 
@@ -343,7 +347,6 @@ class VectorStore:
             for shard, group in by_shard.items():
                 collections[shard].upsert(
                     ids=[entry.memory_id for entry in group],
-                    documents=[entry.text for entry in group],
                     embeddings=np.stack([entry.vector for entry in group]),
                     metadatas=[{"customer_id": e.customer_id, "kind": e.kind} for e in group],
                 )

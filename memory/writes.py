@@ -3,7 +3,12 @@
 One path for both: a single `remember` and the memory writer's batches. A batch
 embeds all texts at once, reads the customers' active memories in one query,
 writes the vectors with one upsert per shard and then the SQL rows in one
-transaction — that is what lets writes keep up with thousands of memories a second.
+transaction. Chroma's cost is mostly per call, so a big batch is far cheaper a
+memory than many small ones.
+
+(Embedding the next part of a batch on another thread while this part is
+stored was tried: on two cores it gained nothing measurable, 593 vs 603
+memories/s, so a batch is one step.)
 """
 
 from __future__ import annotations
@@ -124,7 +129,7 @@ async def write_memories(
     # the upsert leaves only vectors no row names: never recalled.
     if added:
         entries = [
-            VectorEntry(record.customer_id, record.id, record.text, record.kind.value, vector)
+            VectorEntry(record.customer_id, record.id, record.kind.value, vector)
             for record, vector in added
         ]
         await asyncio.to_thread(vectors.add_many, entries)

@@ -160,3 +160,15 @@ async def test_a_store_made_before_the_count_was_recorded_is_counted_by_its_coll
         database_url=default_database_url(tmp_path), data_dir=tmp_path, shards=16
     ) as store:
         assert store.vectors.shards == 3
+
+
+async def test_what_a_customer_said_is_kept_in_sql_only_not_copied_into_chroma(
+    store: MemoryStore,
+) -> None:
+    remembered = await store.memory("hanako").remember("うちの猫はミルクっていう名前です")
+
+    for collection in store.vectors.client.list_collections():
+        got = collection.get(include=["documents", "metadatas"])
+        assert all(document is None for document in got["documents"])
+        assert all(set(metadata) == {"customer_id", "kind"} for metadata in got["metadatas"])
+    assert store.vectors.vectors("hanako", [remembered.record.id])  # the vector is there
