@@ -226,13 +226,17 @@ def bench_memory(
         f"{quality.lexical_only:.1%}",
     )
     out.print(table)
-    table = Table(title="recall latency (synthetic vectors, 10 per customer, query embedded)")
+    table = Table(
+        title="at scale: recall (synthetic vectors, 10 per customer, query embedded); "
+        "loading; writes of real texts into the filled store (256 a batch)"
+    )
     for column in (
         "memories",
         "customers",
         "p50 ms",
         "p95 ms",
         "loaded /s",
+        "writes /s",
         "disk MB",
         "max RSS MB",
     ):
@@ -244,6 +248,7 @@ def bench_memory(
             f"{latency.p50_ms:.2f}",
             f"{latency.p95_ms:.2f}",
             f"{latency.memories / latency.load_seconds:,.0f}",
+            f"{latency.writes_per_second:,.0f}",
             f"{disk:.0f}",
             f"{rss:.0f}",
         )

@@ -13,9 +13,10 @@ async def test_hybrid_recall_is_at_least_as_good_as_either_signal_alone(tmp_path
 
 
 async def test_latency_bench_recalls_through_a_filled_store(tmp_path: Path) -> None:
-    result = await measure_latency(tmp_path, memories=500, samples=20, shards=2)
+    result = await measure_latency(tmp_path, memories=500, samples=20, shards=2, writes=40)
     assert (result.memories, result.customers) == (500, 50)
     assert 0 < result.p50_ms <= result.p95_ms
+    assert result.writes_per_second > 0
 
 
 async def test_write_bench_writes_every_memory(tmp_path: Path) -> None:
