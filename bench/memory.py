@@ -240,7 +240,7 @@ async def measure_latency(
     memories: int,
     samples: int = 300,
     progress: Progress = _no_progress,
-    shards: int = 16,
+    shards: int = 4,
     writes: int = 2_048,
 ) -> LatencyResult:
     async with MemoryStore.open(

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         default=None, description="TOMO_CHROMA_URL; default an embedded Chroma"
     )
-    memory_shards: int = Field(default=16, ge=1, le=1024, description="TOMO_MEMORY_SHARDS")
+    memory_shards: int = Field(default=4, ge=1, le=1024, description="TOMO_MEMORY_SHARDS")
     embedding_threads: int | None = Field(
         default=None, ge=1, description="TOMO_EMBEDDING_THREADS; default min(2, cores)"
     )

@@ -70,7 +70,7 @@ class MemoryStore:
         database_url: str,
         data_dir: Path,
         chroma_url: str | None = None,
-        shards: int = 16,
+        shards: int = 4,
         encoder_threads: int | None = None,
         migrate: bool = True,
     ) -> AsyncIterator[MemoryStore]:

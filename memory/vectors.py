@@ -172,7 +172,7 @@ class VectorStore:
     def __init__(
         self,
         connect: Callable[[], Any],
-        shards: int = 16,
+        shards: int = 4,
         threads: int | None = None,
         *,
         remote: str | None = None,
