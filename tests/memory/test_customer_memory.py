@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,6 @@ from memory.embedding import UseEmbeddingFunction
 from memory.models import MemoryKind
 from memory.store import MemoryStore
 from memory.vectors import COLLECTION_PREFIX, VectorStore, open_chroma
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[MemoryStore]:
-    async with MemoryStore.open(
-        database_url=default_database_url(tmp_path), data_dir=tmp_path, shards=4
-    ) as opened:
-        for customer in ("hanako", "taro"):
-            await opened.touch_customer(customer, channel="terminal")
-        yield opened
 
 
 async def test_recall_finds_the_customers_own_memory_first(store: MemoryStore) -> None:

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from memory.database import default_database_url
 from memory.models import MemoryKind, MemoryRecord
 from memory.store import MemoryStore
 from memory.writes import NewMemory, Outcome, write_memories
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[MemoryStore]:
-    async with MemoryStore.open(
-        database_url=default_database_url(tmp_path), data_dir=tmp_path, shards=2
-    ) as opened:
-        for customer in ("hanako", "taro"):
-            await opened.touch_customer(customer, channel="terminal")
-        yield opened
 
 
 async def write(store: MemoryStore, items: list[NewMemory]) -> list[Outcome]:
