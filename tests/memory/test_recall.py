@@ -82,6 +82,17 @@ def test_a_memory_said_next_to_a_match_rises_above_an_unrelated_one() -> None:
     ranked = rank("京都に行く", query, [*same_talk, unrelated], NOW, k=3)
     assert [item.memory_id for item in ranked] == ["trip", "with", "weather"]
 
-    another_day = Candidate("with", "母と一緒です", NOW - timedelta(days=2), _unit(0, 1, 0))
-    ranked = rank("京都に行く", query, [same_talk[0], another_day, unrelated], NOW, k=3)
-    assert [item.memory_id for item in ranked][1] == "weather"  # a day apart: no context
+    days = timedelta(days=1)
+    trip_long_ago = Candidate("trip", "来月京都に行きます", NOW - 3 * days, _unit(1, 0.2, 0))
+    a_day_later = Candidate("with", "母と一緒です", NOW - 2 * days, _unit(0, 1, 0))
+    ranked = rank("京都に行く", query, [trip_long_ago, a_day_later, unrelated], NOW, k=3)
+    assert [item.memory_id for item in ranked] == ["trip", "weather", "with"]  # another talk
+
+
+def test_only_what_follows_a_match_rises_with_it() -> None:
+    query = _unit(1, 0, 0)
+    minute = timedelta(minutes=1)
+    before = Candidate("before", "母と一緒です", NOW - 3 * minute, _unit(0, 1, 0))
+    trip = Candidate("trip", "来月京都に行きます", NOW - 2 * minute, _unit(1, 0.2, 0))
+    ranked = {item.memory_id: item.score for item in rank("京都", query, [before, trip], NOW, 2)}
+    assert ranked["before"] < 0.5 * ranked["trip"]
