@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 NETGUARD = Path(__file__).parent / "netguard"
 sys.path.insert(0, str(NETGUARD))
@@ -148,6 +149,18 @@ def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return default_database_url(tmp_path / "sql")
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+async def any_engine(any_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on `any_database_url` (SQLite, then PostgreSQL), disposed after."""
+    from memory.database import open_engine
+
+    engine = await open_engine(any_database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 async def migrate(url: str) -> None:

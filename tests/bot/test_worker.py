@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.worker import WorkerConfig, Workers
-from memory.database import open_engine
 from memory.queue import EventQueue, InboxEvent, InboxStatus, NewEvent
 
 FAST = WorkerConfig(
@@ -22,12 +22,8 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def queue(any_database_url: str) -> AsyncIterator[EventQueue]:
-    engine = await open_engine(any_database_url)
-    try:
-        yield EventQueue(engine)
-    finally:
-        await engine.dispose()
+def queue(any_engine: AsyncEngine) -> EventQueue:
+    return EventQueue(any_engine)
 
 
 def _events(customer: str, count: int, *, start: int = 0) -> list[NewEvent]:

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from memory.database import open_engine
 from memory.handoffs import HandoffState, HandoffStore
 from memory.models import Customer, Message, Role, utcnow
 
 
 @pytest.fixture
-async def engine(any_database_url: str) -> AsyncIterator[AsyncEngine]:
-    opened = await open_engine(any_database_url)
-    try:
-        yield opened
-    finally:
-        await opened.dispose()
+def engine(any_engine: AsyncEngine) -> AsyncEngine:
+    return any_engine
 
 
 @pytest.fixture

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.database import open_engine
 from memory.models import utcnow
 from memory.queue import EventQueue, InboxStatus, NewEvent
 
 
 @pytest.fixture
-async def queue(any_database_url: str) -> AsyncIterator[EventQueue]:
-    engine = await open_engine(any_database_url)
-    try:
-        yield EventQueue(engine)
-    finally:
-        await engine.dispose()
+def queue(any_engine: AsyncEngine) -> EventQueue:
+    return EventQueue(any_engine)
 
 
 def _event(event_id: str, customer: str = "alice") -> NewEvent:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.database import open_engine
 from memory.handoffs import HandoffState, HandoffStore
 from memory.models import utcnow
 from memory.queue import EventQueue, NewEvent
@@ -16,12 +14,8 @@ from memory.queue_stats import queue_stats
 
 
 @pytest.fixture
-async def engine(any_database_url: str) -> AsyncIterator[AsyncEngine]:
-    opened = await open_engine(any_database_url)
-    try:
-        yield opened
-    finally:
-        await opened.dispose()
+def engine(any_engine: AsyncEngine) -> AsyncEngine:
+    return any_engine
 
 
 def _event(event_id: str, customer: str) -> NewEvent:

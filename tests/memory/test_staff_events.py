@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.database import open_engine
 from memory.models import utcnow
 from memory.staff_events import StaffEventStatus, StaffEventStore
 
 
 @pytest.fixture
-async def events(any_database_url: str) -> AsyncIterator[StaffEventStore]:
-    engine = await open_engine(any_database_url)
-    try:
-        yield StaffEventStore(engine)
-    finally:
-        await engine.dispose()
+def events(any_engine: AsyncEngine) -> StaffEventStore:
+    return StaffEventStore(any_engine)
 
 
 async def test_a_staff_request_is_recorded_once(events: StaffEventStore) -> None:

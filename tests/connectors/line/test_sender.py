@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.event_handler import QuickReply
 from bot.events import TextMessage
 from connectors.line.client import LineApi
 from connectors.line.sender import LineDelivery, LineSender, SendPolicy
-from memory.database import open_engine
 from memory.queue import EventQueue, OutboxStatus
 from tests.connectors.line.conftest import LineFake
 from tests.fakes import line_webhook as hook
@@ -38,17 +38,13 @@ class Sending:
 
 
 @pytest.fixture
-async def sending(any_database_url: str, line_fake: LineFake) -> AsyncIterator[Sending]:
-    engine = await open_engine(any_database_url)
-    queue = EventQueue(engine)
-    try:
-        async with LineApi.open(
-            base_url=line_fake.url, access_token=ACCESS_TOKEN, request_timeout=5
-        ) as api:
-            policy = SendPolicy(attempts=3, backoff_seconds=0.01)
-            yield Sending(LineSender(api, queue, policy), queue, line_fake)
-    finally:
-        await engine.dispose()
+async def sending(any_engine: AsyncEngine, line_fake: LineFake) -> AsyncIterator[Sending]:
+    queue = EventQueue(any_engine)
+    async with LineApi.open(
+        base_url=line_fake.url, access_token=ACCESS_TOKEN, request_timeout=5
+    ) as api:
+        policy = SendPolicy(attempts=3, backoff_seconds=0.01)
+        yield Sending(LineSender(api, queue, policy), queue, line_fake)
 
 
 async def test_the_reply_token_is_used_first(sending: Sending) -> None:
