@@ -206,14 +206,19 @@ def ready_process(
                 raise RuntimeError(f"{what} did not start{said}")
             yield TomoProcess(process, ready)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_process(process, timeout=30)
             if process.stdout is not None:
                 process.stdout.close()
+
+
+def stop_process(process: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, wait up to `timeout` seconds, then SIGKILL."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 @contextmanager

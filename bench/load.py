@@ -58,6 +58,7 @@ from bench.line_harness import (
     ready_process,
     serve_in_thread,
     signed,
+    stop_process,
     text_event,
     tomo_command,
     tomo_env,
@@ -525,12 +526,7 @@ def _chroma_server(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, int
             time.sleep(0.1)
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, timeout=15)
 
 
 @contextmanager
