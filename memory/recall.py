@@ -60,7 +60,7 @@ _ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 def normalise(text: str) -> str:
     """NFKC, lower case, punctuation and spaces removed."""
-    return _NOT_CONTENT.sub("", unicodedata.normalize("NFKC", text).lower())
+    return _NOT_CONTENT.sub("", _fold(text))
 
 
 def _char_bigrams(run: str) -> set[str]:
@@ -69,16 +69,25 @@ def _char_bigrams(run: str) -> set[str]:
     return {run[i : i + 2] for i in range(len(run) - 1)}
 
 
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _bigrams_between_words(folded: str) -> set[str]:
+    """Character bigrams of what is not Latin-script words (Japanese has no spaces)."""
+    found: set[str] = set()
+    for run in _NOT_CONTENT.split(_ASCII_WORD.sub(" ", folded)):
+        found |= _char_bigrams(run)
+    return found
+
+
 def bigrams(text: str) -> set[str]:
     """Lexical terms: character bigrams of Japanese (no spaces to split on), words of ASCII.
 
     「猫の名前」 → {猫の, の名, 名前}; "Melanie's pottery class" → {melanie, s, pottery, class}.
     """
-    folded = unicodedata.normalize("NFKC", text).lower()
-    terms = set(_ASCII_WORD.findall(folded))
-    for run in _NOT_CONTENT.split(_ASCII_WORD.sub(" ", folded)):
-        terms |= _char_bigrams(run)
-    return terms
+    folded = _fold(text)
+    return set(_ASCII_WORD.findall(folded)) | _bigrams_between_words(folded)
 
 
 def _stem(word: str) -> str:
@@ -97,7 +106,10 @@ def _stem(word: str) -> str:
 
 def english_words(text: str) -> list[str]:
     """The Latin-script words of a text, stop words dropped, stemmed, in order."""
-    folded = unicodedata.normalize("NFKC", text).lower()
+    return _english_words(_fold(text))
+
+
+def _english_words(folded: str) -> list[str]:
     return [_stem(word) for word in _ASCII_WORD.findall(folded) if word not in _STOP_WORDS]
 
 
@@ -106,11 +118,8 @@ def terms(text: str) -> set[str]:
 
     "What did Melanie paint?" → {melanie, paint}; 「猫の名前」 → {猫の, の名, 名前}.
     """
-    folded = unicodedata.normalize("NFKC", text).lower()
-    found = set(english_words(folded))
-    for run in _NOT_CONTENT.split(_ASCII_WORD.sub(" ", folded)):
-        found |= _char_bigrams(run)
-    return found
+    folded = _fold(text)
+    return set(_english_words(folded)) | _bigrams_between_words(folded)
 
 
 def lexical_scores(query: set[str], documents: Sequence[set[str]]) -> list[float]:
