@@ -271,6 +271,26 @@ async def measure_latency(
     )
 
 
+def _real_texts(customers: list[str], count: int, rng: random.Random) -> list[NewMemory]:
+    """Lines of the Japanese set (each made unique) for random customers."""
+    data = load_set()
+    pool = [text for customer in data["customers"] for s in customer["sessions"] for text in s]
+    return [
+        NewMemory(rng.choice(customers), f"{rng.choice(pool)} ({index})") for index in range(count)
+    ]
+
+
+async def _write_batched(
+    store: MemoryStore, items: list[NewMemory], batch: int, advance: Callable[[int], None]
+) -> float:
+    """Seconds to write the items `batch` at a time (the memory writer's path)."""
+    started = time.perf_counter()
+    for start in range(0, len(items), batch):
+        await store.remember_batch(items[start : start + batch])
+        advance(min(batch, len(items) - start))
+    return time.perf_counter() - started
+
+
 async def _write_into(
     store: MemoryStore,
     customers: list[str],
@@ -280,25 +300,15 @@ async def _write_into(
     batch: int = 256,
 ) -> float:
     """Memories/s for real texts written into a filled store (embedded, deduplicated)."""
-    data = load_set()
-    pool = [text for customer in data["customers"] for s in customer["sessions"] for text in s]
-    items = [
-        NewMemory(rng.choice(customers), f"{rng.choice(pool)} ({index})") for index in range(count)
-    ]
+    items = _real_texts(customers, count, rng)
     advance = progress("writes into the filled store", count)
-    started = time.perf_counter()
-    for start in range(0, count, batch):
-        await store.remember_batch(items[start : start + batch])
-        advance(min(batch, count - start))
-    return count / (time.perf_counter() - started)
+    return count / await _write_batched(store, items, batch, advance)
 
 
 async def measure_writes(
     data_dir: Path, memories: int = 5_000, batch: int = 64, progress: Progress = _no_progress
 ) -> WriteResult:
     """Real texts, real embeddings: batched (the memory writer's path) and one by one."""
-    data = load_set()
-    pool = [text for customer in data["customers"] for s in customer["sessions"] for text in s]
     rng = random.Random(5)
     async with MemoryStore.open(
         database_url=default_database_url(data_dir), data_dir=data_dir
@@ -306,16 +316,8 @@ async def measure_writes(
         customers = [f"w{index:05d}" for index in range(max(1, memories // 20))]
         for customer in customers:
             await store.touch_customer(customer, channel="bench")
-        items = [
-            NewMemory(rng.choice(customers), f"{rng.choice(pool)} ({index})")
-            for index in range(memories)
-        ]
-        advance = progress("batched writes", memories)
-        started = time.perf_counter()
-        for start in range(0, len(items), batch):
-            await store.remember_batch(items[start : start + batch])
-            advance(min(batch, len(items) - start))
-        seconds = time.perf_counter() - started
+        items = _real_texts(customers, memories, rng)
+        seconds = await _write_batched(store, items, batch, progress("batched writes", memories))
         singles = items[:200]
         began = time.perf_counter()
         for item in singles:
