@@ -35,6 +35,7 @@ from memory.database import default_database_url
 from memory.embedding import DIMENSIONS
 from memory.models import Author, Customer, MemoryKind, MemoryRecord, utcnow
 from memory.recall import bigrams, lexical_overlap
+from memory.sketch import sketches
 from memory.store import MemoryStore
 from memory.vectors import VectorEntry
 from memory.writes import NewMemory
@@ -211,6 +212,7 @@ async def fill_synthetic(
         rows = []
         entries = []
         vectors = _unit_vectors(len(group) * per_customer, rng)
+        signs = sketches(vectors)
         for index, customer in enumerate(group):
             for number in range(per_customer):
                 memory_id = uuid.uuid4().hex
@@ -222,6 +224,7 @@ async def fill_synthetic(
                         "kind": MemoryKind.EPISODIC,
                         "text": text,
                         "author": Author.CUSTOMER,
+                        "sketch": signs[index * per_customer + number],
                         "created_at": now,
                         "updated_at": now,
                     }

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Index
+from sqlalchemy import DateTime, Index, LargeBinary
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -128,6 +128,11 @@ class MemoryRecord(SQLModel, table=True):
     )
     superseded_by: str | None = Field(
         default=None, max_length=32, index=True, description="The memory that replaced this one"
+    )
+    sketch: bytes | None = Field(
+        default=None,
+        sa_type=LargeBinary,
+        description="Bits of the vector's direction (memory.sketch), for finding near-duplicates",
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from memory.recall import normalise
 
@@ -24,6 +24,10 @@ class Known:
     id: str
     text: str
     key: str | None
+    plain: str = field(init=False, repr=False, compare=False)  # the text normalised
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", normalise(self.text))
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def reconcile(
     plain = normalise(text)
     for item, similarity in zip(known, similarities, strict=True):
         same_slot = key is None or item.key is None or item.key == key
-        if same_slot and (normalise(item.text) == plain or similarity >= DUPLICATE_SIMILARITY):
+        if same_slot and (item.plain == plain or similarity >= DUPLICATE_SIMILARITY):
             return Plan(duplicate_of=item.id, supersede=())
     known_ids = {item.id for item in known}
     retired = [item.id for item in known if key is not None and item.key == key]

@@ -6,7 +6,7 @@ Opened once at start-up (one lifespan) and passed down.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -172,6 +172,14 @@ class MemoryStore:
         async with AsyncSession(self.engine) as session:
             return await session.get(Message, message_id)
 
+    async def messages(self, message_ids: Sequence[int]) -> list[Message]:
+        """These stored messages (those that exist), in the order of their ids."""
+        async with AsyncSession(self.engine) as session:
+            rows = await session.exec(
+                select(Message).where(col(Message.id).in_(message_ids)).order_by(col(Message.id))
+            )
+            return list(rows.all())
+
     async def pending_memory_messages(
         self, limit: int = 500, *, after_id: int | None = None
     ) -> list[Message]:
@@ -240,7 +248,8 @@ class MemoryStore:
         return {
             "customer": customer.model_dump(mode="json"),
             "messages": [message.model_dump(mode="json") for message in messages],
-            "memories": [memory.model_dump(mode="json") for memory in memories],
+            # The sketch, like the vector, is derived from the text: an index, not data.
+            "memories": [memory.model_dump(mode="json", exclude={"sketch"}) for memory in memories],
         }
 
     async def forget_customer(self, customer_id: str, *, actor: str) -> ForgetReport:

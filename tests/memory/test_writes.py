@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from memory.models import MemoryKind, MemoryRecord
+from memory.sketch import sketches
 from memory.store import MemoryStore
 from memory.writes import NewMemory, Outcome, write_memories
 
@@ -107,3 +110,42 @@ async def test_a_batch_that_fails_stores_no_row_and_writing_it_again_stores_each
     ]
     await store.memory("jiro").forget_all()
     assert store.vectors.count("jiro") == 0
+
+
+async def test_a_near_duplicate_in_other_words_is_merged_into_the_earlier_memory(
+    store: MemoryStore,
+) -> None:
+    await write(store, [NewMemory("hanako", "週末は山登りに行きます")])
+    earlier = (await rows(store))[0]
+    later = [
+        NewMemory("hanako", "週末に山登りに行きます"),  # cosine 0.94: the same thing
+        NewMemory("hanako", "週末は海に行きます"),  # 0.72: something else
+        NewMemory("taro", "週末に山登りに行きます"),  # another customer's own
+    ]
+
+    results = await write_memories(store.engine, store.vectors, store.encoder, later)
+
+    assert [r.outcome for r in results] == [Outcome.MERGED, Outcome.ADDED, Outcome.ADDED]
+    assert (results[0].record.id, results[0].record.text) == (earlier.id, earlier.text)
+    assert results[0].record.updated_at > earlier.updated_at
+    assert len(await rows(store)) == 3
+
+
+async def test_memories_stored_without_a_sketch_are_matched_by_their_vectors(
+    store: MemoryStore,
+) -> None:
+    await write(store, [NewMemory("hanako", "最近、肌が乾燥しています")])
+    async with store.engine.begin() as connection:  # as rows written before sketches
+        await connection.execute(update(MemoryRecord).values(sketch=None))
+
+    assert await write(store, [NewMemory("hanako", "最近は肌が乾燥しています")]) == [Outcome.MERGED]
+
+
+async def test_every_new_memory_keeps_the_sketch_of_its_vector(store: MemoryStore) -> None:
+    texts = ["猫が好きです", "来月京都に行きます", "乾燥肌です"]
+
+    await write(store, [NewMemory("hanako", text) for text in texts])
+
+    stored = await rows(store)
+    vectors = store.vectors.vectors("hanako", [r.id for r in stored])
+    assert [r.sketch for r in stored] == sketches(np.stack([vectors[r.id] for r in stored]))
