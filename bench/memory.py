@@ -31,6 +31,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.intents import classify, worth_remembering
+from bot.memory_writer import BATCH as WRITE_BATCH
 from memory.database import default_database_url
 from memory.embedding import DIMENSIONS
 from memory.models import Author, Customer, MemoryKind, MemoryRecord, utcnow
@@ -300,7 +301,7 @@ async def _write_into(
     rng: random.Random,
     progress: Progress,
     count: int = 2_048,
-    batch: int = 256,
+    batch: int = WRITE_BATCH,
 ) -> float:
     """Memories/s for real texts written into a filled store (embedded, deduplicated)."""
     items = _real_texts(customers, count, rng)
@@ -309,7 +310,10 @@ async def _write_into(
 
 
 async def measure_writes(
-    data_dir: Path, memories: int = 5_000, batch: int = 64, progress: Progress = _no_progress
+    data_dir: Path,
+    memories: int = 5_000,
+    batch: int = WRITE_BATCH,
+    progress: Progress = _no_progress,
 ) -> WriteResult:
     """Real texts, real embeddings: batched (the memory writer's path) and one by one."""
     rng = random.Random(5)

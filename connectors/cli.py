@@ -188,10 +188,13 @@ def bench_memory(
     scales: Annotated[
         str, typer.Option(help="Comma-separated memory counts for recall latency")
     ] = "10000,100000",
-    writes: Annotated[int, typer.Option(help="Memories written for throughput")] = 5000,
+    writes: Annotated[
+        int, typer.Option(help="Memories written for throughput (at each scale and alone)")
+    ] = 5000,
 ) -> None:
     """Recall quality, recall latency at scale, write throughput, RSS and disk."""
     from bench.memory import disk_mb, measure_latency, measure_quality, measure_writes, rss_mb
+    from bot.memory_writer import BATCH
 
     counts = [int(part.replace("_", "")) for part in scales.split(",") if part.strip()]
     with bench_progress() as progress, tempfile.TemporaryDirectory() as scratch:
@@ -200,7 +203,7 @@ def bench_memory(
         latencies = []
         for count in counts:
             latency = asyncio.run(
-                measure_latency(root / f"scale-{count}", count, progress=progress)
+                measure_latency(root / f"scale-{count}", count, progress=progress, writes=writes)
             )
             latencies.append((latency, disk_mb(root / f"scale-{count}"), rss_mb()))
         written = asyncio.run(measure_writes(root / "writes", writes, progress=progress))
@@ -228,7 +231,7 @@ def bench_memory(
     out.print(table)
     table = Table(
         title="at scale: recall (synthetic vectors, 10 per customer, query embedded); "
-        "loading; writes of real texts into the filled store (256 a batch)"
+        f"loading; writes of real texts into the filled store ({BATCH} a batch)"
     )
     for column in (
         "memories",
@@ -253,7 +256,9 @@ def bench_memory(
             f"{rss:.0f}",
         )
     out.print(table)
-    table = Table(title="memory writes (real texts, USE embeddings, dedup, SQLite + Chroma)")
+    table = Table(
+        title=f"memory writes (real texts, USE embeddings, dedup, SQLite + Chroma, {BATCH} a batch)"
+    )
     for column in ("memories", "batched /s", "one at a time /s"):
         table.add_column(column, justify="right")
     table.add_row(
