@@ -61,7 +61,12 @@ async def open_engine(url: str, *, migrate: bool = True) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     # hide_parameters: a database error's message would otherwise quote the
     # statement's values (what customers said) into the log.
-    engine = create_async_engine(target, pool_pre_ping=True, hide_parameters=True)
+    # pool_pre_ping: a PostgreSQL restart leaves dead connections in the pool, and
+    # the ping finds them. A SQLite file has none, and the ping cost a round trip
+    # through aiosqlite's thread per session (a recall's SQL: 3.65 → 3.18 ms p50).
+    engine = create_async_engine(
+        target, pool_pre_ping=not target.startswith("sqlite"), hide_parameters=True
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
     try:
