@@ -9,15 +9,19 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
+from bot.chat_model import build_chat_model
 from bot.facts import FactExtractor
-from bot.memory_writer import MemoryWriter
+from bot.memory_writer import EXTRACTIONS_AT_ONCE, MemoryWriter
 from bot.offline import OfflineResponder
 from bot.turn import Conversation
 from connectors.runtime import Runtime, open_runtime
 from connectors.settings import Settings
-from memory.models import Author, MemoryKind, MemoryStatus
+from memory.models import Author, MemoryKind, MemoryStatus, Role
 from tests.conftest import publish_preset
 from tests.fakes.chat_model import RecordingChatModel
+from tests.fakes.http_server import serve
+from tests.fakes.line_api import wait_until
+from tests.fakes.openai_server import FakeOpenAI, ScriptedReply
 
 
 class Ignore:
@@ -171,3 +175,44 @@ def test_a_crash_between_the_reply_and_the_memory_write_is_made_good(
 
     assert MemoryStatus.PENDING not in statuses
     assert recalled[0] == "うちの猫はミルクっていう名前です"
+
+
+async def test_the_model_is_asked_about_a_batchs_messages_side_by_side(runtime: Runtime) -> None:
+    fake = FakeOpenAI(  # answers each message with itself as a fact, once released
+        route=lambda body: ScriptedReply(
+            _facts({"text": body["messages"][-1]["content"], "key": None}), hold=True
+        )
+    )
+    pets = ("猫", "犬", "うさぎ", "インコ", "金魚", "ハムスター")
+    texts = [f"{pet}を飼っています" for pet in pets]
+    with serve(fake.app()) as base_url:
+        model = build_chat_model(
+            "openai:gpt-4o-mini", base_url=f"{base_url}/v1", api_key="sk-test", timeout=30
+        )
+        writer = MemoryWriter(runtime.store, FactExtractor(model))
+        said = []
+        for n, text in enumerate(texts):
+            await runtime.store.touch_customer(f"c{n}", channel="terminal")
+            said.append(
+                await runtime.store.record_message(
+                    f"c{n}", Role.CUSTOMER, text, memory_status=MemoryStatus.PENDING
+                )
+            )
+        for message in said:  # queued together: one batch
+            assert message.id is not None
+            writer.schedule(message.customer_id, message.id)
+
+        await wait_until(
+            lambda: len(fake.requests) >= EXTRACTIONS_AT_ONCE, what="questions held at once"
+        )
+        await asyncio.sleep(0.5)  # time for a fifth question to arrive, were it asked
+        assert len(fake.requests) == EXTRACTIONS_AT_ONCE  # no more than that at once
+        fake.release.set()
+        await writer.drain()
+
+    assert fake.problems == []
+    assert sorted(request["messages"][-1]["content"] for request in fake.requests) == sorted(texts)
+    for n, text in enumerate(texts):
+        (record,) = await runtime.store.memory(f"c{n}").records()
+        assert (record.text, record.author) == (text, Author.EXTRACTED)
+    assert await runtime.store.pending_memory_messages() == []
