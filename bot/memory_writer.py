@@ -37,7 +37,8 @@ _KINDS = {"event": MemoryKind.EVENT, "fact": MemoryKind.FACT}
 # memories/s and of 256 ~610/s; into 100k, 256 ~430-510/s and 512 ~510-590/s
 # (runs side by side). A quiet writer takes what is queued, a message at a
 # time; only a backlog fills a batch, and a customer asking about what they
-# just said waits for at most one batch (~1 s).
+# just said waits for at most one batch (~1 s offline; with a model, as long as
+# its questions take, four at a time).
 BATCH = 512
 # Model calls a write makes at once to extract facts. With a model answering
 # in 500 ms (bench/fake_llm.py, 40 messages) the writer remembered 1.8
