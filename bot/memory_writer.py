@@ -37,20 +37,23 @@ _KINDS = {"event": MemoryKind.EVENT, "fact": MemoryKind.FACT}
 # memories/s and of 256 ~610/s; into 100k, 256 ~430-510/s and 512 ~510-590/s
 # (runs side by side). A quiet writer takes what is queued, a message at a
 # time; only a backlog fills a batch, and a customer asking about what they
-# just said waits for at most one batch (~1 s offline; with a model, as long as
-# its questions take, four at a time).
+# just said waits for at most one batch (~1 s).
 BATCH = 512
 # Model calls a write makes at once to extract facts. With a model answering
 # in 500 ms (bench/fake_llm.py, 40 messages) the writer remembered 1.8
 # messages/s asking one at a time, 6.1 asking four at a time.
 EXTRACTIONS_AT_ONCE = 4
+# With a model, its answers set the pace, not Chroma's calls: a batch of 512
+# would keep a customer who asks about what they just said waiting ~80 s.
+BATCH_WITH_MODEL = 16
 
 
 class MemoryWriter:
     """Remembers customer messages in the background, in batches of what is queued.
 
     One consumer task takes whatever has been scheduled since its last write
-    (up to `batch` messages) and writes it as one batch: under load, writes
+    (up to `batch` messages: BATCH, or BATCH_WITH_MODEL when facts are asked of
+    a model) and writes it as one batch: under load, writes
     group themselves; when quiet, a message is written as soon as it comes.
     Retries go through the same consumer, so one customer's writes never run
     side by side (two at once could each miss the other and store a memory twice).
@@ -60,14 +63,14 @@ class MemoryWriter:
         self,
         store: MemoryStore,
         extractor: FactExtractor | None = None,
-        batch: int = BATCH,
+        batch: int | None = None,
         *,
         retry_seconds: float = 1.0,
         max_retry_seconds: float = 60.0,
     ) -> None:
         self._store = store
         self._extractor = extractor
-        self._batch = batch
+        self._batch = batch or (BATCH if extractor is None else BATCH_WITH_MODEL)
         self._retry_seconds = retry_seconds
         self._max_retry_seconds = max_retry_seconds
         self._queue: list[tuple[int, asyncio.Future[None]]] = []
