@@ -300,7 +300,7 @@ async def _write_into(
     customers: list[str],
     rng: random.Random,
     progress: Progress,
-    count: int = 2_048,
+    count: int,
     batch: int = WRITE_BATCH,
 ) -> float:
     """Memories/s for real texts written into a filled store (embedded, deduplicated)."""

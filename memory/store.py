@@ -168,10 +168,6 @@ class MemoryStore:
         """Write memories of several customers at once (each item names its customer)."""
         return await write_memories(self.engine, self.vectors, self.encoder, items)
 
-    async def message(self, message_id: int) -> Message | None:
-        async with AsyncSession(self.engine) as session:
-            return await session.get(Message, message_id)
-
     async def messages(self, message_ids: Sequence[int]) -> list[Message]:
         """These stored messages (those that exist), in the order of their ids."""
         async with AsyncSession(self.engine) as session:
