@@ -16,7 +16,6 @@ import random
 import resource
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +33,7 @@ from bot.intents import classify, worth_remembering
 from bot.memory_writer import BATCH as WRITE_BATCH
 from memory.database import default_database_url
 from memory.embedding import DIMENSIONS
-from memory.models import Author, Customer, MemoryKind, MemoryRecord, utcnow
+from memory.models import Author, Customer, MemoryKind, MemoryRecord, time_ordered_id, utcnow
 from memory.recall import bigrams, lexical_overlap
 from memory.sketch import sketches
 from memory.store import MemoryStore
@@ -216,7 +215,7 @@ async def fill_synthetic(
         signs = sketches(vectors)
         for index, customer in enumerate(group):
             for number in range(per_customer):
-                memory_id = uuid.uuid4().hex
+                memory_id = time_ordered_id()
                 text = texts[number % len(texts)]
                 rows.append(
                     {
@@ -231,7 +230,7 @@ async def fill_synthetic(
                     }
                 )
                 vector = vectors[index * per_customer + number]
-                entries.append(VectorEntry(customer, memory_id, "episodic", vector))
+                entries.append(VectorEntry(customer, memory_id, vector))
         async with store.engine.begin() as connection:
             await connection.execute(insert(MemoryRecord), rows)
         await asyncio.to_thread(store.vectors.add_many, entries)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.embedding import SentenceEncoder
-from memory.models import Author, MemoryKind, MemoryRecord, utcnow
+from memory.models import Author, MemoryKind, MemoryRecord, time_ordered_id, utcnow
 from memory.recall import normalise
 from memory.reconcile import DUPLICATE_SIMILARITY, Known, reconcile
 from memory.sensitivity import sensitivity_of
@@ -143,10 +142,7 @@ async def write_memories(
     # (which it could not match, and so would store twice). A failure after
     # the upsert leaves only vectors no row names: never recalled.
     if added:
-        entries = [
-            VectorEntry(row["customer_id"], row["id"], row["kind"].value, vector)
-            for row, vector in added
-        ]
+        entries = [VectorEntry(row["customer_id"], row["id"], vector) for row, vector in added]
         await asyncio.to_thread(vectors.add_many, entries)
     table = _MEMORY
     async with engine.begin() as connection:
@@ -231,7 +227,7 @@ def _new_row(item: NewMemory, sketch: bytes, now: datetime) -> dict[str, Any]:
     """The SQL row of a new memory (every column)."""
     sensitivity = sensitivity_of(item.text) if item.sensitivity == AUTO else item.sensitivity
     return {
-        "id": uuid.uuid4().hex,
+        "id": time_ordered_id(),
         "customer_id": item.customer_id,
         "kind": item.kind,
         "text": item.text,

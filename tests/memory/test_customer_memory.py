@@ -159,5 +159,5 @@ async def test_what_a_customer_said_is_kept_in_sql_only_not_copied_into_chroma(
     for collection in store.vectors.client.list_collections():
         got = collection.get(include=["documents", "metadatas"])
         assert all(document is None for document in got["documents"])
-        assert all(set(metadata) == {"customer_id", "kind"} for metadata in got["metadatas"])
+        assert all(set(metadata) == {"customer_id"} for metadata in got["metadatas"])
     assert store.vectors.vectors("hanako", [remembered.record.id])  # the vector is there
