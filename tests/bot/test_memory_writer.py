@@ -20,8 +20,8 @@ from memory.models import Author, MemoryKind, MemoryStatus, Role
 from tests.conftest import publish_preset
 from tests.fakes.chat_model import RecordingChatModel
 from tests.fakes.http_server import serve
-from tests.fakes.line_api import wait_until
 from tests.fakes.openai_server import FakeOpenAI, ScriptedReply
+from tests.fakes.waiting import wait_until
 
 
 class Ignore:
@@ -203,7 +203,9 @@ async def test_the_model_is_asked_about_a_batchs_messages_side_by_side(runtime: 
             writer.schedule(message.customer_id, message.id)
 
         await wait_until(
-            lambda: len(fake.requests) >= EXTRACTIONS_AT_ONCE, what="questions held at once"
+            lambda: len(fake.requests) >= EXTRACTIONS_AT_ONCE,
+            what="questions held at once",
+            within=15,
         )
         await asyncio.sleep(0.5)  # time for a fifth question to arrive, were it asked
         assert len(fake.requests) == EXTRACTIONS_AT_ONCE  # no more than that at once

@@ -17,12 +17,9 @@ It behaves like LINE where it matters to tomo:
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,14 +234,3 @@ class FakeLineApi:
 
 def _error(message: str) -> dict[str, Any]:
     return {"message": message}
-
-
-async def wait_until(
-    condition: Callable[[], bool], *, within: float = 15.0, what: str = "condition"
-) -> None:
-    """Poll `condition` until true; fail the test after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.01)

@@ -308,19 +308,3 @@ def _blocks(arguments: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(blocks, str):
         blocks = json.loads(blocks)
     return list(blocks)
-
-
-async def wait_until(
-    condition: Callable[[], Any], *, what: str, within_seconds: float = 10.0
-) -> Any:
-    """Poll a condition until it holds (no fixed sleeps); fails naming what was awaited."""
-    deadline = asyncio.get_running_loop().time() + within_seconds
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)

@@ -14,7 +14,8 @@ from memory.models import Customer, utcnow
 from tests.conftest import publish_preset
 from tests.connectors.line.conftest import LineFake, Tomo, line_settings_for, open_tomo
 from tests.fakes import line_webhook as hook
-from tests.fakes.line_api import Scripted, wait_until
+from tests.fakes.line_api import Scripted
+from tests.fakes.waiting import wait_until
 
 
 async def test_a_new_friend_is_greeted_by_the_name_on_their_profile(
@@ -27,7 +28,7 @@ async def test_a_new_friend_is_greeted_by_the_name_on_their_profile(
     response = await tomo.post(hook.follow(user, reply_token=token))
 
     assert response.status_code == 200
-    await wait_until(lambda: line_fake.api.to(user), what="the greeting")
+    await wait_until(lambda: line_fake.api.to(user), what="the greeting", within=15)
     (greeting,) = line_fake.api.to(user)
     assert greeting.via == "reply"
     assert "花子ちゃん" in greeting.texts[0]
@@ -41,7 +42,9 @@ async def test_a_text_is_answered_through_the_reply_endpoint_after_the_loading_a
 
     await tomo.post(hook.text(user, "送料はいくらですか？", reply_token=token))
 
-    await wait_until(lambda: "reply" in line_fake.api.endpoints_for(user), what="the answer")
+    await wait_until(
+        lambda: "reply" in line_fake.api.endpoints_for(user), what="the answer", within=15
+    )
     calls = line_fake.api.endpoints_for(user)
     assert [call for call in calls if call != "profile"] == ["loading", "reply"]
     assert line_fake.api.loading == [{"chatId": user, "loadingSeconds": 20}]
@@ -57,7 +60,7 @@ async def test_a_friend_who_unblocks_is_welcomed_back_not_greeted_as_new(
 
     await tomo.post(hook.follow(user, unblocked=True, reply_token=line_fake.api.reply_token(user)))
 
-    await wait_until(lambda: line_fake.api.to(user), what="the welcome")
+    await wait_until(lambda: line_fake.api.to(user), what="the welcome", within=15)
     (said,) = line_fake.api.texts_to(user)
     welcome_back = {
         line.format(you="花子ちゃん", me="私", brand=persona.brand)

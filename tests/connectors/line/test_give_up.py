@@ -13,7 +13,7 @@ from tests.conftest import publish_preset
 from tests.connectors.line.conftest import LineFake, line_settings_for, open_tomo
 from tests.fakes import line_webhook as hook
 from tests.fakes.chroma_server import ChromaServer
-from tests.fakes.line_api import wait_until
+from tests.fakes.waiting import wait_until
 
 
 async def test_a_request_that_keeps_failing_is_answered_honestly_and_handed_to_staff(

@@ -28,8 +28,8 @@ from tests.connectors.line.test_serve import TOMO, _post, line_env, running
 from tests.fakes import line_webhook as hook
 from tests.fakes.chroma_server import ChromaServer
 from tests.fakes.http_server import serve
-from tests.fakes.line_api import wait_until
 from tests.fakes.openai_server import FakeOpenAI, ScriptedReply
+from tests.fakes.waiting import wait_until
 
 __all__ = ["line_env"]  # the fixture, used here too
 

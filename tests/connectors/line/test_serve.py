@@ -20,7 +20,8 @@ from connectors.settings import Settings
 from tests.conftest import publish_preset
 from tests.connectors.line.conftest import LineFake
 from tests.fakes import line_webhook as hook
-from tests.fakes.line_api import ACCESS_TOKEN, wait_until
+from tests.fakes.line_api import ACCESS_TOKEN
+from tests.fakes.waiting import wait_until
 
 TOMO = shutil.which("tomo", path=str(Path(sys.executable).parent))
 LISTENING = re.compile(r"tomo: listening on (http://\S+)")

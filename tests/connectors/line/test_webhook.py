@@ -15,7 +15,7 @@ from tests.conftest import publish_preset
 from tests.connectors.line.conftest import LineFake, Tomo, line_settings_for, open_tomo
 from tests.fakes import line_webhook as hook
 from tests.fakes.chroma_server import ChromaServer
-from tests.fakes.line_api import wait_until
+from tests.fakes.waiting import wait_until
 
 
 async def _inbox(tomo: Tomo) -> list[InboxEvent]:
@@ -157,7 +157,7 @@ async def test_a_redelivered_event_whose_first_delivery_was_lost_is_answered(
 
     await tomo.post(late)
 
-    await wait_until(lambda: line_fake.api.to(user), what="the answer")
+    await wait_until(lambda: line_fake.api.to(user), what="the answer", within=15)
     (answer,) = line_fake.api.to(user)
     assert answer.via == "push"
 

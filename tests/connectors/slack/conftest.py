@@ -22,7 +22,8 @@ from tests.connectors.line.conftest import LineFake, Tomo, line_settings_for, op
 from tests.fakes import line_webhook as hook
 from tests.fakes import slack_events as slack
 from tests.fakes.line_api import FakeLineApi
-from tests.fakes.slack_api import BOT_TOKEN, HANDOFF_CHANNEL, FakeSlackApi, wait_until
+from tests.fakes.slack_api import BOT_TOKEN, HANDOFF_CHANNEL, FakeSlackApi
+from tests.fakes.waiting import wait_until
 
 
 @dataclass

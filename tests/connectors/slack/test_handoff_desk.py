@@ -6,7 +6,7 @@ from memory.handoffs import HandoffState
 from memory.models import MemoryKind, Role
 from tests.connectors.slack.conftest import Desk
 from tests.fakes import line_webhook as hook
-from tests.fakes.slack_api import wait_until
+from tests.fakes.waiting import wait_until
 
 STAFF = {"user": "U0STAFF001", "name": "sato"}
 

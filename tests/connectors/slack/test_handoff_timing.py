@@ -10,7 +10,7 @@ from tests.conftest import publish_preset
 from tests.connectors.line.conftest import LineFake, open_tomo
 from tests.connectors.slack.conftest import Clock, Desk, SlackFake, slack_settings_for
 from tests.fakes import line_webhook as hook
-from tests.fakes.slack_api import wait_until
+from tests.fakes.waiting import wait_until
 
 
 async def test_an_unclaimed_handoff_is_repinged_and_the_customer_told_once(desk: Desk) -> None:

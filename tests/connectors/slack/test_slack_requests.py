@@ -17,7 +17,7 @@ from tests.connectors.line.conftest import LineFake, line_settings_for, open_tom
 from tests.connectors.slack.conftest import Desk, SlackFake
 from tests.fakes import line_webhook as hook
 from tests.fakes import slack_events as slack
-from tests.fakes.slack_api import wait_until
+from tests.fakes.waiting import wait_until
 
 
 async def test_a_retried_slack_event_is_handled_once(desk: Desk) -> None:

@@ -9,8 +9,8 @@ from tests.connectors.line.conftest import LineFake, open_tomo
 from tests.connectors.slack.conftest import SlackFake, slack_settings_for
 from tests.fakes import line_webhook as hook
 from tests.fakes import slack_events as slack
-from tests.fakes.line_api import wait_until as line_wait_until
-from tests.fakes.slack_api import APP_TOKEN, wait_until
+from tests.fakes.slack_api import APP_TOKEN
+from tests.fakes.waiting import wait_until
 
 
 async def test_a_staff_reply_over_socket_mode_reaches_the_customer(
@@ -44,8 +44,10 @@ async def test_a_staff_reply_over_socket_mode_reaches_the_customer(
             }
         )
 
-        await line_wait_until(
-            lambda: "お待たせ、確認するね" in line_fake.api.texts_to(user), what="the push"
+        await wait_until(
+            lambda: "お待たせ、確認するね" in line_fake.api.texts_to(user),
+            what="the push",
+            within=15,
         )
         assert "env-1" in slack_fake.api.acks
         # Without a signing secret nothing over HTTP is trusted.

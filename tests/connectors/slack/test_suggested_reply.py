@@ -22,7 +22,7 @@ from tests.connectors.slack.conftest import Clock, Desk, SlackFake, slack_settin
 from tests.fakes import line_webhook as hook
 from tests.fakes.http_server import serve
 from tests.fakes.openai_server import FakeOpenAI, ScriptedReply
-from tests.fakes.slack_api import wait_until
+from tests.fakes.waiting import wait_until
 
 STAFF = {"user": "U0STAFF001", "name": "sato"}
 SAID = "返金してください"
