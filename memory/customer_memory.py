@@ -11,9 +11,12 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 from numpy.typing import NDArray
+from sqlalchemy import Row, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,6 +31,8 @@ from memory.writes import AUTO, NewMemory, Remembered, write_memories
 # its characters with it (「ミルクのことは忘れて」) or means nearly the same.
 FORGET_LEXICAL = 0.6
 FORGET_VECTOR = 0.6
+_MEMORY: Table = MemoryRecord.metadata.tables["memory"]
+_Row = Row[*tuple[Any, ...]]  # a row of any columns
 
 
 @dataclass(frozen=True)
@@ -119,20 +124,45 @@ class CustomerMemory:
 
         Raises `memory.vectors.VectorsUnavailable` when the vector store cannot be reached.
         """
-        records = await self.records(active_only=True)
-        if not records or k <= 0:
+        if k <= 0:
             return []
-        by_id = {record.id: record for record in records}
-        query_vector, vectors = await asyncio.gather(
-            asyncio.to_thread(self._encoder.encode, [query]),
-            self._vectors_of(list(by_id)),
-        )
+        # The query is embedded while the customer's memories are read (SQL
+        # rows without ORM objects, then their vectors by id). Interleaved side
+        # by side on a slow day: p50 9.05 -> 8.43 ms at 10k memories, 8.59 ->
+        # 8.09 ms at 100k; p95 the same within noise.
+        encoding = asyncio.ensure_future(asyncio.to_thread(self._encoder.encode, [query]))
+        try:
+            by_id = {row.id: row for row in await self._active_rows()}
+            if not by_id:
+                return []
+            vectors = await self._vectors_of(list(by_id))
+            query_vector = await encoding
+        finally:
+            encoding.cancel()  # a no-op once it is done; else nobody waits for it
         candidates = [
             Candidate(memory_id, by_id[memory_id].text, by_id[memory_id].updated_at, vector)
             for memory_id, vector in vectors.items()
         ]
         ranked = rank(query, query_vector[0], candidates, utcnow(), k)
         return [_recalled(by_id[item.memory_id], item) for item in ranked]
+
+    async def _active_rows(self) -> Sequence[_Row]:
+        """This customer's active memories: the columns recall shows, without ORM objects."""
+        table = _MEMORY
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(
+                    table.c.id,
+                    table.c.text,
+                    table.c.kind,
+                    table.c.author,
+                    table.c.sensitivity,
+                    table.c.source_message_id,
+                    table.c.created_at,
+                    table.c.updated_at,
+                ).where(table.c.customer_id == self._customer_id, table.c.superseded_by.is_(None))
+            )
+            return rows.all()
 
     async def recent(self, k: int = 5) -> list[Recalled]:
         """The k newest active memories (score 0: nothing was asked), newest first."""
@@ -207,12 +237,12 @@ class CustomerMemory:
         return await asyncio.to_thread(self._vectors.count, self._customer_id)
 
 
-def _recalled(record: MemoryRecord, scored: Scored) -> Recalled:
+def _recalled(record: MemoryRecord | _Row, scored: Scored) -> Recalled:
     return Recalled(
         id=record.id,
         text=record.text,
-        kind=record.kind,
-        author=record.author,
+        kind=MemoryKind(record.kind),
+        author=Author(record.author),
         sensitivity=record.sensitivity,
         source_message_id=record.source_message_id,
         created_at=record.created_at,
