@@ -75,6 +75,9 @@ class WriteResult:
     seconds: float
     batched_per_second: float
     single_per_second: float
+    # The same texts embedded alone, `batch` at a time: the share of a write that
+    # is the model, which runs at very different speeds from day to day here.
+    embedded_per_second: float
 
 
 def load_set() -> dict[str, Any]:
@@ -323,13 +326,25 @@ async def measure_writes(
         for customer in customers:
             await store.touch_customer(customer, channel="bench")
         items = _real_texts(customers, memories, rng)
+        embedded_per_second = _embedding_rate(store, [item.text for item in items], batch)
         seconds = await _write_batched(store, items, batch, progress("batched writes", memories))
         singles = items[:200]
         began = time.perf_counter()
         for item in singles:
             await store.memory(item.customer_id).remember(item.text + " single")
         single_seconds = time.perf_counter() - began
-    return WriteResult(memories, seconds, memories / seconds, len(singles) / single_seconds)
+    return WriteResult(
+        memories, seconds, memories / seconds, len(singles) / single_seconds, embedded_per_second
+    )
+
+
+def _embedding_rate(store: MemoryStore, texts: list[str], batch: int) -> float:
+    """Texts/s for the store's encoder alone, `batch` at a time (warmed up first)."""
+    store.encoder.encode(texts[:batch])
+    began = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        store.encoder.encode(texts[start : start + batch])
+    return len(texts) / (time.perf_counter() - began)
 
 
 def rss_mb() -> float:

@@ -259,12 +259,13 @@ def bench_memory(
     table = Table(
         title=f"memory writes (real texts, USE embeddings, dedup, SQLite + Chroma, {BATCH} a batch)"
     )
-    for column in ("memories", "batched /s", "one at a time /s"):
+    for column in ("memories", "batched /s", "one at a time /s", "embedding alone /s"):
         table.add_column(column, justify="right")
     table.add_row(
         f"{written.memories:,}",
         f"{written.batched_per_second:,.0f}",
         f"{written.single_per_second:,.0f}",
+        f"{written.embedded_per_second:,.0f}",
     )
     out.print(table)
 

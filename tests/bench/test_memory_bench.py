@@ -23,3 +23,4 @@ async def test_write_bench_writes_every_memory(tmp_path: Path) -> None:
     result = await measure_writes(tmp_path, memories=100, batch=32)
     assert result.memories == 100
     assert result.batched_per_second > 0 and result.single_per_second > 0
+    assert result.embedded_per_second > 0
