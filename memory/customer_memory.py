@@ -124,21 +124,17 @@ class CustomerMemory:
 
         Raises `memory.vectors.VectorsUnavailable` when the vector store cannot be reached.
         """
-        if k <= 0:
+        # Plain SQL rows, not ORM objects: interleaved side by side at 10k
+        # memories, p50 5.81 -> 5.24 ms and p95 10.13 -> 8.40 ms. (Embedding the
+        # query while the rows were read gained nothing more, and embedded it
+        # for customers with no memories at all.)
+        by_id = {row.id: row for row in await self._active_rows()}
+        if not by_id or k <= 0:
             return []
-        # The query is embedded while the customer's memories are read (SQL
-        # rows without ORM objects, then their vectors by id). Interleaved side
-        # by side on a slow day: p50 9.05 -> 8.43 ms at 10k memories, 8.59 ->
-        # 8.09 ms at 100k; p95 the same within noise.
-        encoding = asyncio.ensure_future(asyncio.to_thread(self._encoder.encode, [query]))
-        try:
-            by_id = {row.id: row for row in await self._active_rows()}
-            if not by_id:
-                return []
-            vectors = await self._vectors_of(list(by_id))
-            query_vector = await encoding
-        finally:
-            encoding.cancel()  # a no-op once it is done; else nobody waits for it
+        query_vector, vectors = await asyncio.gather(
+            asyncio.to_thread(self._encoder.encode, [query]),
+            self._vectors_of(list(by_id)),
+        )
         candidates = [
             Candidate(memory_id, by_id[memory_id].text, by_id[memory_id].updated_at, vector)
             for memory_id, vector in vectors.items()
