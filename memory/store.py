@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, delete, select, update
@@ -164,9 +166,14 @@ class MemoryStore:
         rows.reverse()
         return rows
 
-    async def remember_batch(self, items: list[NewMemory]) -> list[Remembered]:
-        """Write memories of several customers at once (each item names its customer)."""
-        return await write_memories(self.engine, self.vectors, self.encoder, items)
+    async def remember_batch(
+        self, items: list[NewMemory], embedded: NDArray[np.float32] | None = None
+    ) -> list[Remembered]:
+        """Write memories of several customers at once (each item names its customer).
+
+        `embedded`: their vectors, if already embedded (else embedded here).
+        """
+        return await write_memories(self.engine, self.vectors, self.encoder, items, embedded)
 
     async def messages(self, message_ids: Sequence[int]) -> list[Message]:
         """These stored messages (those that exist), in the order of their ids."""

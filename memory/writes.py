@@ -8,11 +8,11 @@ with one upsert per shard and then the SQL rows in one transaction. Chroma's
 cost is mostly per call, so a big batch is far cheaper a memory than many
 small ones.
 
-(Embedding the next texts while these are stored was tried. On another
-thread it gained nothing: Chroma's upsert holds the GIL. In a child process,
-the next batch's texts gained 20-30% on a slow day; the next 128 texts of the
-same batch, on a fast day, lost: 713 against 1,206 memories/s at 100k, Chroma's
-upsert itself taking twice as long (its own threads use the second core).)
+The vectors may come embedded already: the memory writer embeds the next
+batch in a child process while this one is stored (memory.encoder_process has
+the numbers). Splitting one batch into chunks to the same end lost: 713
+against 1,206 memories/s at 100k, its smaller Chroma calls each paying
+Chroma's per-call cost, and its 2-thread encoder slowing Chroma's upsert.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.embedding import SentenceEncoder
+from memory.embedding import DIMENSIONS, SentenceEncoder
 from memory.models import Author, MemoryKind, MemoryRecord, time_ordered_id, utcnow
 from memory.recall import normalise
 from memory.reconcile import DUPLICATE_SIMILARITY, Known, reconcile
@@ -93,13 +93,22 @@ async def write_memories(
     vectors: VectorStore,
     encoder: SentenceEncoder,
     items: Sequence[NewMemory],
+    embedded: NDArray[np.float32] | None = None,
 ) -> list[Remembered]:
-    """Write the memories (deduplicated, superseding by slot); results align with items."""
+    """Write the memories (deduplicated, superseding by slot); results align with items.
+
+    `embedded`: the items' vectors, when they were embedded elsewhere (the
+    memory writer embeds a batch in another process while the one before it is
+    stored); else `encoder` embeds them here.
+    """
     if not items:
         return []
     if any(not item.customer_id for item in items):
         raise ValueError("every memory names its customer")
-    embedded = await asyncio.to_thread(encoder.encode, [item.text for item in items])
+    if embedded is None:
+        embedded = await asyncio.to_thread(encoder.encode, [item.text for item in items])
+    elif embedded.shape != (len(items), DIMENSIONS):
+        raise ValueError(f"{len(items)} items but vectors of shape {embedded.shape}")
     new_sketches = sketches(embedded)
     plains = [normalise(item.text) for item in items]
     active = await _active_memories(engine, sorted({item.customer_id for item in items}))
