@@ -16,6 +16,7 @@ import random
 import resource
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,9 +32,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.intents import classify, worth_remembering
 from bot.memory_writer import BATCH as WRITE_BATCH
+from bot.memory_writer import MemoryWriter
 from memory.database import default_database_url
 from memory.embedding import DIMENSIONS
-from memory.models import Author, Customer, MemoryKind, MemoryRecord, time_ordered_id, utcnow
+from memory.models import (
+    Author,
+    Customer,
+    MemoryKind,
+    MemoryRecord,
+    MemoryStatus,
+    Role,
+    time_ordered_id,
+    utcnow,
+)
 from memory.recall import bigrams, lexical_overlap
 from memory.sketch import sketches
 from memory.store import MemoryStore
@@ -289,12 +300,35 @@ def _real_texts(customers: list[str], count: int, rng: random.Random) -> list[Ne
 async def _write_batched(
     store: MemoryStore, items: list[NewMemory], batch: int, advance: Callable[[int], None]
 ) -> float:
-    """Seconds to write the items `batch` at a time (the memory writer's path)."""
+    """Seconds for the memory writer to remember the items, `batch` at a time.
+
+    They are stored first as customer messages waiting for their memory write,
+    as a turn leaves them, and scheduled all at once: a backlog, so the writer
+    embeds each next batch in its child process while one is stored. The child
+    is started before the clock: a running tomo starts it once.
+    """
+    said = [
+        await store.record_message(
+            item.customer_id, Role.CUSTOMER, item.text, memory_status=MemoryStatus.PENDING
+        )
+        for item in items
+    ]
+    writer = MemoryWriter(store, batch=batch)
+    if writer.encoder_process is not None:
+        await writer.encoder_process.encode(["warm"])
+    per_customer = Counter(message.customer_id for message in said)
+
+    async def settled(customer_id: str) -> None:
+        await writer.settle(customer_id)
+        advance(per_customer[customer_id])
+
     started = time.perf_counter()
-    for start in range(0, len(items), batch):
-        await store.remember_batch(items[start : start + batch])
-        advance(min(batch, len(items) - start))
-    return time.perf_counter() - started
+    for message in said:
+        writer.schedule(message.customer_id, message.id or 0)
+    await asyncio.gather(*map(settled, per_customer))
+    seconds = time.perf_counter() - started
+    await writer.drain()
+    return seconds
 
 
 async def _write_into(

@@ -16,7 +16,7 @@ from bot.memory_writer import MemoryWriter
 from bot.turn import Conversation
 from connectors.runtime import Runtime, open_runtime
 from connectors.settings import Settings
-from memory.models import MemoryStatus
+from memory.models import MemoryStatus, Role
 from memory.vectors import RETRY_SECONDS
 from tests.conftest import publish_preset
 from tests.fakes.chroma_server import ChromaServer
@@ -183,3 +183,39 @@ async def test_tomo_starts_with_the_server_down_and_writes_what_was_left_pending
         assert health["vectors"] == "error: VectorsUnavailable"
         assert [record.text for record in await memory.records()] == [CAT]
         assert await memory.vector_count() == 1
+
+
+async def test_a_backlog_meeting_the_server_down_is_kept_whole_and_written_once_it_is_back(
+    runtime: Runtime, customer: str, chroma_server: ChromaServer
+) -> None:
+    writer = MemoryWriter(runtime.store, batch=2, retry_seconds=0.2, embed_ahead=True)
+    texts = [
+        CAT,
+        "週末は山登りに行くのが好き",
+        "来月、京都へ旅行に行きます",
+        "肌が乾燥しやすくて困っています",
+        "コーヒーはブラック派です",
+        "娘が春に小学校へ入学します",
+    ]
+    await runtime.store.touch_customer(customer, channel="line")
+    said = []
+    for text in texts:
+        said.append(
+            await runtime.store.record_message(
+                customer, Role.CUSTOMER, text, memory_status=MemoryStatus.PENDING
+            )
+        )
+    chroma_server.stop()
+    for message in said:  # batches of 2: the second is embedded ahead when the first fails
+        writer.schedule(customer, message.id or 0)
+    await writer.settle(customer)
+    kept = writer.deferred
+    still_pending = len(await runtime.store.pending_memory_messages())
+    chroma_server.start()
+    await written(runtime)
+    await writer.drain()
+
+    memory = runtime.store.memory(customer)
+    assert (kept, still_pending) == (6, 6)
+    assert sorted(record.text for record in await memory.records()) == sorted(texts)
+    assert await memory.vector_count() == 6

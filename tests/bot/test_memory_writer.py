@@ -9,6 +9,8 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
+import numpy as np
+
 from bot.chat_model import build_chat_model
 from bot.facts import FactExtractor
 from bot.memory_writer import EXTRACTIONS_AT_ONCE, MemoryWriter
@@ -218,3 +220,36 @@ async def test_the_model_is_asked_about_a_batchs_messages_side_by_side(runtime: 
         (record,) = await runtime.store.memory(f"c{n}").records()
         assert (record.text, record.author) == (text, Author.EXTRACTED)
     assert await runtime.store.pending_memory_messages() == []
+
+
+async def test_under_a_backlog_the_next_batch_is_embedded_in_another_process_meanwhile(
+    runtime: Runtime,
+) -> None:
+    writer = MemoryWriter(runtime.store, batch=4, embed_ahead=True)
+    pets = ("猫", "犬", "うさぎ", "インコ", "金魚", "ハムスター", "亀", "フェレット", "文鳥", "蛇")
+    said = []
+    for n, pet in enumerate(pets):
+        await runtime.store.touch_customer(f"c{n}", channel="terminal")
+        said.append(
+            await runtime.store.record_message(
+                f"c{n}", Role.CUSTOMER, f"{pet}を飼っています", memory_status=MemoryStatus.PENDING
+            )
+        )
+    for message in said:  # queued together: batches of 4, 4 and 2
+        assert message.id is not None
+        writer.schedule(message.customer_id, message.id)
+    await writer.drain()
+
+    assert writer.encoder_process is not None
+    assert writer.encoder_process.encoded == 6  # the first batch was embedded here
+    assert writer.encoder_process.pid is None  # drain stopped the child
+    assert await runtime.store.pending_memory_messages() == []
+    for n, message in enumerate(said):
+        memory = runtime.store.memory(f"c{n}")
+        (record,) = await memory.records()
+        vectors = runtime.store.vectors.vectors(f"c{n}", [record.id])
+        assert record.text == message.text and record.source_message_id == message.id
+        # (Embedded alone rather than among a batch's, a text's vector can differ in the last bit.)
+        here = runtime.store.encoder.encode([message.text])[0]
+        np.testing.assert_allclose(vectors[record.id], here, atol=1e-6)
+        assert [item.text for item in await memory.recall("ペット", k=5)] == [message.text]
