@@ -11,8 +11,9 @@ small ones.
 The vectors may come embedded already: the memory writer embeds the next
 batch in a child process while this one is stored (memory.encoder_process has
 the numbers). Splitting one batch into chunks to the same end lost: 713
-against 1,206 memories/s at 100k, its smaller Chroma calls each paying
-Chroma's per-call cost, and its 2-thread encoder slowing Chroma's upsert.
+against 1,206 memories/s at 100k, with smaller Chroma calls each paying
+Chroma's per-call cost, and Chroma's upsert taking twice as long (as it does
+beside an encoder on two threads).
 """
 
 from __future__ import annotations

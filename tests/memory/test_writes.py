@@ -149,3 +149,30 @@ async def test_every_new_memory_keeps_the_sketch_of_its_vector(store: MemoryStor
     stored = await rows(store)
     vectors = store.vectors.vectors("hanako", [r.id for r in stored])
     assert [r.sketch for r in stored] == sketches(np.stack([vectors[r.id] for r in stored]))
+
+
+async def test_vectors_embedded_elsewhere_are_stored_as_given(store: MemoryStore) -> None:
+    items = [NewMemory("hanako", "うちの猫はミルクっていう名前です"), NewMemory("taro", "肌が弱い")]
+    # Other texts' vectors: what is stored must be what was given, not embedded again.
+    embedded = store.encoder.encode(["来月京都へ行きます", "コーヒーはブラック派"])
+
+    results = await write_memories(store.engine, store.vectors, store.encoder, items, embedded)
+
+    for result, vector in zip(results, embedded, strict=True):
+        customer, memory_id = result.row["customer_id"], result.row["id"]
+        stored = store.vectors.vectors(customer, [memory_id])[memory_id]
+        # Equal to within float rounding, as Chroma keeps them.
+        np.testing.assert_allclose(stored, vector, atol=1e-6)
+
+
+async def test_vectors_that_do_not_match_the_items_are_refused_and_nothing_is_stored(
+    store: MemoryStore,
+) -> None:
+    items = [NewMemory("hanako", "うちの猫はミルクっていう名前です"), NewMemory("taro", "肌が弱い")]
+    one_vector = store.encoder.encode([items[0].text])
+
+    with pytest.raises(ValueError, match="2 items but vectors of shape"):
+        await write_memories(store.engine, store.vectors, store.encoder, items, one_vector)
+
+    assert await rows(store) == []
+    assert store.vectors.count("hanako") == store.vectors.count("taro") == 0
