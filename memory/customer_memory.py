@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from numpy.typing import NDArray
-from sqlalchemy import Row, Table
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from memory.embedding import SentenceEncoder
-from memory.models import Author, MemoryKind, MemoryRecord, utcnow
+from memory.models import MEMORY_TABLE, Author, MemoryKind, MemoryRecord, utcnow
 from memory.recall import Candidate, Scored, bigrams, lexical_overlap, rank
 from memory.vectors import VectorStore
 from memory.writes import AUTO, NewMemory, Remembered, write_memories
@@ -31,7 +31,6 @@ from memory.writes import AUTO, NewMemory, Remembered, write_memories
 # its characters with it (「ミルクのことは忘れて」) or means nearly the same.
 FORGET_LEXICAL = 0.6
 FORGET_VECTOR = 0.6
-_MEMORY: Table = MemoryRecord.metadata.tables["memory"]
 _Row = Row[*tuple[Any, ...]]  # a row of any columns
 
 
@@ -144,7 +143,7 @@ class CustomerMemory:
 
     async def _active_rows(self) -> Sequence[_Row]:
         """This customer's active memories: the columns recall shows, without ORM objects."""
-        table = _MEMORY
+        table = MEMORY_TABLE
         async with self._engine.connect() as connection:
             rows = await connection.execute(
                 sa.select(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Index, LargeBinary
+from sqlalchemy import DateTime, Index, LargeBinary, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -158,6 +158,10 @@ class MemoryRecord(SQLModel, table=True):
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+# The memory table itself, for the hot paths that read plain rows (no ORM objects).
+MEMORY_TABLE: Table = MemoryRecord.metadata.tables["memory"]
 
 
 class AuditEntry(SQLModel, table=True):

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from numpy.typing import NDArray
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.embedding import DIMENSIONS, SentenceEncoder
-from memory.models import Author, MemoryKind, MemoryRecord, time_ordered_id, utcnow
+from memory.models import MEMORY_TABLE, Author, MemoryKind, MemoryRecord, time_ordered_id, utcnow
 from memory.recall import normalise
 from memory.reconcile import DUPLICATE_SIMILARITY, Known, reconcile
 from memory.sensitivity import sensitivity_of
@@ -42,7 +42,6 @@ from memory.sketch import differing_bits, estimated_similarity, most_differing_b
 from memory.vectors import VectorEntry, VectorStore
 
 AUTO = "auto"  # sensitivity: tag from the text
-_MEMORY: Table = MemoryRecord.metadata.tables["memory"]
 
 
 class Outcome(StrEnum):
@@ -154,7 +153,7 @@ async def write_memories(
     if added:
         entries = [VectorEntry(row["customer_id"], row["id"], vector) for row, vector in added]
         await asyncio.to_thread(vectors.add_many, entries)
-    table = _MEMORY
+    table = MEMORY_TABLE
     async with engine.begin() as connection:
         if added:
             await connection.execute(insert(table), [row for row, _ in added])
@@ -183,7 +182,7 @@ async def write_memories(
 
 async def _active_memories(engine: AsyncEngine, customers: list[str]) -> dict[str, list[_Active]]:
     """The customers' active memories (only the columns reconciling needs)."""
-    table = _MEMORY
+    table = MEMORY_TABLE
     async with engine.connect() as connection:
         rows = await connection.execute(
             sa.select(
@@ -256,5 +255,6 @@ def _new_row(item: NewMemory, sketch: bytes, now: datetime) -> dict[str, Any]:
 async def _rows(engine: AsyncEngine, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
     """These memories' rows as stored."""
     async with engine.connect() as connection:
-        rows = await connection.execute(sa.select(_MEMORY).where(_MEMORY.c.id.in_(set(ids))))
+        table = MEMORY_TABLE
+        rows = await connection.execute(sa.select(table).where(table.c.id.in_(set(ids))))
         return {row.id: dict(row._mapping) for row in rows}
