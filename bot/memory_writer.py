@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,9 +173,10 @@ class MemoryWriter:
             wakeup.clear()
             ahead: tuple[list[_Queued], asyncio.Task[_Prepared | None]] | None = None
             while self._queue or ahead is not None:
+                preparing: Awaitable[_Prepared | None]
                 if ahead is None:
                     batch = self._take()
-                    preparing = asyncio.create_task(self._prepare(_ids(batch)))
+                    preparing = self._prepare(_ids(batch))
                 else:
                     (batch, preparing), ahead = ahead, None
                 try:
