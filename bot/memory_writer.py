@@ -191,7 +191,7 @@ class MemoryWriter:
                 except VectorsUnavailable as error:
                     # What is queued behind would fail the same way: keep it all for later.
                     if ahead is not None:
-                        await _abandon(ahead[1])
+                        await _ignoring_outcome(ahead[1])
                         batch, ahead = batch + ahead[0], None
                     batch, self._queue = batch + self._queue, []
                     self._defer(_ids(batch), error)
@@ -329,10 +329,15 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-async def _abandon(task: asyncio.Task[_Prepared | None]) -> None:
-    """Stop preparing a batch that will not be stored now, whatever became of it."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
+async def _ignoring_outcome(task: asyncio.Task[_Prepared | None]) -> None:
+    """Let a batch's preparation finish; what became of it is not stored now.
+
+    Not cancelled: cancelled midway, its database read could leave a pooled
+    connection unreturned. (CI once failed on such a connection, garbage-
+    collected unreturned; whether a cancel here caused it is not proven.)
+    Waiting costs at most a batch's read and embedding.
+    """
+    with contextlib.suppress(Exception):
         await task
 
 
