@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import ThreadpoolController
 
 from memory.embedding import DIMENSIONS
 
@@ -41,11 +42,24 @@ def _hyperplanes() -> NDArray[np.float32]:
     return (bits.astype(np.float32) * 2.0 - 1.0).astype(np.float32)
 
 
+@functools.cache
+def _blas() -> ThreadpoolController:
+    # A batch's sketches are one (512, 512) x (512, 256) product: ~1 ms on one
+    # BLAS thread. On two, OpenBLAS's second thread spins for a while after
+    # each product, taking the core that the memory writer's encoder process
+    # and Chroma's threads need: 17% of the CPU time of tomo's process while
+    # its writer worked through a backlog into 1M memories. On one thread the
+    # process used 7.3-7.8 s of CPU for 10,240 memories instead of 9.0-9.2 s,
+    # and stored them 4-7% sooner (2026-11-25).
+    return ThreadpoolController()
+
+
 def sketches(vectors: NDArray[np.float32]) -> list[bytes]:
     """The sketch of each row of an (N, DIMENSIONS) array, 32 bytes each."""
     if len(vectors) == 0:
         return []
-    signs = np.asarray(vectors, dtype=np.float32) @ _hyperplanes() >= 0.0
+    with _blas().limit(limits=1, user_api="blas"):
+        signs = np.asarray(vectors, dtype=np.float32) @ _hyperplanes() >= 0.0
     return [row.tobytes() for row in np.packbits(signs, axis=1)]
 
 
