@@ -36,8 +36,8 @@ from numpy.typing import NDArray
 from bot.facts import FactExtractor
 from bot.metrics import MEMORY_UNAVAILABLE
 from memory.encoder_process import EncoderProcess
-from memory.models import Author, MemoryKind, MemoryStatus, Message
-from memory.store import MemoryStore
+from memory.models import Author, MemoryKind, MemoryStatus
+from memory.store import MemoryStore, PendingMessage
 from memory.vectors import VectorsUnavailable
 from memory.writes import AUTO, NewMemory
 
@@ -67,7 +67,7 @@ _Queued = tuple[int, "asyncio.Future[None]"]
 class _Prepared:
     """A batch ready to store: its pending messages, their memories and, if embedded, vectors."""
 
-    messages: list[Message]
+    messages: list[PendingMessage]
     items: list[NewMemory]
     vectors: NDArray[np.float32] | None = None
 
@@ -261,11 +261,7 @@ class MemoryWriter:
     async def _prepare(self, message_ids: list[int], *, embed: bool = False) -> _Prepared | None:
         """The pending messages among these, their memories and (`embed`) their vectors,
         embedded in the child process. None when none is pending."""
-        messages = [
-            message
-            for message in await self._store.messages(message_ids)
-            if message.memory_status is MemoryStatus.PENDING
-        ]
+        messages = await self._store.pending_among(message_ids)
         if not messages:
             return None
         if self._extractor is not None:
@@ -276,7 +272,7 @@ class MemoryWriter:
         # the others, before the whole batch is.
         limit = asyncio.Semaphore(EXTRACTIONS_AT_ONCE)
 
-        async def memories_of(message: Message) -> list[NewMemory]:
+        async def memories_of(message: PendingMessage) -> list[NewMemory]:
             async with limit:
                 return await self._memories_of(message)
 
@@ -297,11 +293,11 @@ class MemoryWriter:
             return 0
         await self._store.remember_batch(prepared.items, prepared.vectors)
         await self._store.set_memory_status(
-            [m.id for m in prepared.messages if m.id is not None], MemoryStatus.DONE
+            [message.id for message in prepared.messages], MemoryStatus.DONE
         )
         return len(prepared.messages)
 
-    async def _memories_of(self, message: Message) -> list[NewMemory]:
+    async def _memories_of(self, message: PendingMessage) -> list[NewMemory]:
         episodic = NewMemory(message.customer_id, message.text, source_message_id=message.id)
         if self._extractor is None:
             return [episodic]

@@ -126,6 +126,10 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
 
 
+# The message table itself, for the hot paths that read plain rows (no ORM objects).
+MESSAGE_TABLE: Table = Message.metadata.tables["message"]
+
+
 class MemoryRecord(SQLModel, table=True):
     """One memory of one customer. Its vector lives in Chroma under the same id."""
 

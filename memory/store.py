@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +26,7 @@ from memory.database import open_engine
 from memory.embedding import SentenceEncoder, shared_encoder
 from memory.handoffs import Handoff
 from memory.models import (
+    MESSAGE_TABLE,
     AuditEntry,
     Customer,
     MemoryRecord,
@@ -36,6 +38,14 @@ from memory.models import (
 from memory.queue import forget_queued
 from memory.vectors import VectorStore, open_vectors
 from memory.writes import NewMemory, Remembered, write_memories
+
+
+class PendingMessage(NamedTuple):
+    """A customer message waiting for its memory write: what the write needs of it."""
+
+    id: int
+    customer_id: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -175,13 +185,23 @@ class MemoryStore:
         """
         return await write_memories(self.engine, self.vectors, self.encoder, items, embedded)
 
-    async def messages(self, message_ids: Sequence[int]) -> list[Message]:
-        """These stored messages (those that exist), in the order of their ids."""
-        async with AsyncSession(self.engine) as session:
-            rows = await session.exec(
-                select(Message).where(col(Message.id).in_(message_ids)).order_by(col(Message.id))
+    async def pending_among(self, message_ids: Sequence[int]) -> list[PendingMessage]:
+        """Those of these messages whose memory write is pending, in the order of their ids.
+
+        Plain rows, not ORM objects: the memory writer reads 512 at a time, and
+        the objects cost it ~5% of its time under a backlog.
+        """
+        table = MESSAGE_TABLE
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(table.c.id, table.c.customer_id, table.c.text)
+                .where(
+                    table.c.id.in_(message_ids),
+                    table.c.memory_status == MemoryStatus.PENDING,
+                )
+                .order_by(table.c.id)
             )
-            return list(rows.all())
+            return [PendingMessage(*row) for row in rows]
 
     async def pending_memory_messages(
         self, limit: int = 500, *, after_id: int | None = None

@@ -123,8 +123,7 @@ async def test_what_was_said_while_the_server_was_down_is_remembered_once_when_i
     assert [record.text for record in await memory.records()] == [CAT]
     assert [item.text for item in await memory.recall("猫の名前", k=5)] == [CAT]
     assert await memory.vector_count() == 1
-    (stored,) = await runtime.store.messages([pending.id or 0])
-    assert stored.memory_status is MemoryStatus.DONE
+    assert await runtime.store.pending_memory_messages() == []
 
 
 async def test_a_write_that_gets_through_brings_the_kept_writes_with_it(
