@@ -12,12 +12,14 @@ then recall for random customers through the real `CustomerMemory.recall`
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import resource
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
@@ -33,6 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.intents import classify, worth_remembering
 from bot.memory_writer import BATCH as WRITE_BATCH
 from bot.memory_writer import MemoryWriter
+from connectors.heap import freeze_start_up_objects
 from memory.database import default_database_url
 from memory.embedding import DIMENSIONS
 from memory.models import (
@@ -89,6 +92,16 @@ class WriteResult:
     # The same texts embedded alone, `batch` at a time: the share of a write that
     # is the model, which runs at very different speeds from day to day here.
     embedded_per_second: float
+
+
+@asynccontextmanager
+async def _started() -> AsyncIterator[None]:
+    """What a started tomo does (connectors.heap): start-up objects frozen; thawed after."""
+    freeze_start_up_objects()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def load_set() -> dict[str, Any]:
@@ -260,9 +273,12 @@ async def measure_latency(
     shards: int = 4,
     writes: int = 2_048,
 ) -> LatencyResult:
-    async with MemoryStore.open(
-        database_url=default_database_url(data_dir), data_dir=data_dir, shards=shards
-    ) as store:
+    async with (
+        MemoryStore.open(
+            database_url=default_database_url(data_dir), data_dir=data_dir, shards=shards
+        ) as store,
+        _started(),
+    ):
         started = time.perf_counter()
         customers = await fill_synthetic(store, memories, progress=progress)
         load_seconds = time.perf_counter() - started
@@ -307,24 +323,24 @@ async def _write_batched(
     embeds each next batch in its child process while one is stored. The child
     is started before the clock: a running tomo starts it once.
     """
-    said = [
-        await store.record_message(
+    said: list[tuple[str, int]] = []  # (customer, message id): a turn keeps no more
+    for item in items:
+        message = await store.record_message(
             item.customer_id, Role.CUSTOMER, item.text, memory_status=MemoryStatus.PENDING
         )
-        for item in items
-    ]
+        said.append((message.customer_id, message.id or 0))
     writer = MemoryWriter(store, batch=batch)
     if writer.encoder_process is not None:
         await writer.encoder_process.encode(["warm"])
-    per_customer = Counter(message.customer_id for message in said)
+    per_customer = Counter(customer_id for customer_id, _ in said)
 
     async def settled(customer_id: str) -> None:
         await writer.settle(customer_id)
         advance(per_customer[customer_id])
 
     started = time.perf_counter()
-    for message in said:
-        writer.schedule(message.customer_id, message.id or 0)
+    for customer_id, message_id in said:
+        writer.schedule(customer_id, message_id)
     await asyncio.gather(*map(settled, per_customer))
     seconds = time.perf_counter() - started
     await writer.drain()
@@ -353,9 +369,10 @@ async def measure_writes(
 ) -> WriteResult:
     """Real texts, real embeddings: batched (the memory writer's path) and one by one."""
     rng = random.Random(5)
-    async with MemoryStore.open(
-        database_url=default_database_url(data_dir), data_dir=data_dir
-    ) as store:
+    async with (
+        MemoryStore.open(database_url=default_database_url(data_dir), data_dir=data_dir) as store,
+        _started(),
+    ):
         customers = [f"w{index:05d}" for index in range(max(1, memories // 20))]
         for customer in customers:
             await store.touch_customer(customer, channel="bench")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from connectors.cli_common import err, load_settings
+from connectors.heap import freeze_start_up_objects
 from connectors.logs import LogFormat, configure_logging
 from connectors.settings import Settings
 
@@ -58,6 +59,7 @@ async def _serve(server: uvicorn.Server) -> None:
     while not server.started and not serving.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if server.started:
+        freeze_start_up_objects()
         bound = server.servers[0].sockets[0].getsockname()
         print(f"tomo: listening on http://{bound[0]}:{bound[1]}", flush=True)
     await serving
@@ -106,6 +108,7 @@ async def _work(settings: Settings) -> None:
                         f"{settings.metrics_host}: {error.strerror or error}"
                     ) from error
                 print(f"tomo: metrics on http://{host}:{port}/metrics", flush=True)
+            freeze_start_up_objects()
             print(f"tomo: {settings.workers} worker(s) running", flush=True)
             await stop.wait()
 
