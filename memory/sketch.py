@@ -50,7 +50,8 @@ def _blas() -> ThreadpoolController:
     # and Chroma's threads need: 17% of the CPU time of tomo's process while
     # its writer worked through a backlog into 1M memories. On one thread the
     # process used 7.3-7.8 s of CPU for 10,240 memories instead of 9.0-9.2 s,
-    # and stored them 4-7% sooner (2026-11-25).
+    # and stored them 4-7% sooner (2026-11-25). The limit holds process-wide
+    # for that millisecond; an encoder running meanwhile is slower, not different.
     return ThreadpoolController()
 
 
