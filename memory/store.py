@@ -189,7 +189,7 @@ class MemoryStore:
         """Those of these messages whose memory write is pending, in the order of their ids.
 
         Plain rows, not ORM objects: the memory writer reads 512 at a time, and
-        the objects cost it ~5% of its time under a backlog.
+        making the objects was ~5% of its process's profile under a backlog.
         """
         table = MESSAGE_TABLE
         async with self.engine.connect() as connection:
